@@ -1,0 +1,250 @@
+"""The decoder LSTM with Luong attention over the encoder states.
+
+At every step the decoder state s_t is a query, not a prediction: it is
+scored against every encoder state, and the prediction is made *after*
+attention, from the state and the context together (the lesson, section 6):
+
+    s_t, c_t   = LSTM_dec(y_{t-1}, s_{t-1}, c_{t-1})
+    alpha_t    = softmax(score(s_t, h_1..h_S))     over real source tokens
+    ctx_t      = sum_i alpha_{t,i} h_i
+    y_hat_t    = softmax(W [s_t; ctx_t] + b)
+"""
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.checks import check_bool
+from s2s_keras.layers.checks import check_choice
+from s2s_keras.layers.decoder import Decoder
+from s2s_keras.layers.luong_attention import SCORES
+from s2s_keras.layers.luong_attention import LuongAttention
+from s2s_keras.special_tokens import PAD_ID
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class AttentionDecoder(Decoder):
+    """LSTM decoder that attends over the encoder memory at every step.
+
+    Like `Decoder`, it runs a whole target at once (`call`, teacher forcing)
+    or one token at a time (`step`, generation) with the same weights.
+
+    Input feeding (Luong et al. 2015, section 3.3) lets the decoder know
+    what it attended to before: the previous step's context ctx_{t-1} (zeros
+    at the first step) is concatenated to the embedded input y_{t-1}. Luong
+    feed their attentional vector tanh(W_c [ctx; s]); here the prediction
+    reads `[s_t; ctx_t]` directly, as in the lesson, and s_{t-1} is already
+    the LSTM's own state, so ctx_{t-1} is the part fed. Without input feeding
+    the LSTM runs over the whole target in one call and attention is one
+    batched matrix product; with it, the target is read step by step.
+
+    Args:
+        vocab_size: int, number of target token ids (id 0 is padding).
+        embedding_dim: int, size of the target token embeddings.
+        units: int, size of the decoder states s_t. With `attention="dot"`
+            it must equal the memory size (the encoder's `units`).
+        num_layers: int, number of stacked LSTMs; the top one is the query.
+            Defaults to 1.
+        attention: the Luong score, `"dot"`, `"general"` or `"concat"`
+            (see `LuongAttention`). Defaults to `"dot"`.
+        input_feeding: bool, whether ctx_{t-1} is fed with y_{t-1}.
+            Defaults to `False`.
+        dropout: float in [0, 1), dropout on the embeddings, between layers
+            and before the output projection, during training only.
+            Defaults to 0.
+        **kwargs: base layer keyword arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        target_ids: int tensor `(batch_size, T)`: `<BOS>` then the target
+            words (teacher forcing), 0 = padding.
+        memory: float tensor `(batch_size, S, memory_dim)`, the encoder
+            states h_1..h_S.
+        memory_mask: optional bool tensor `(batch_size, S)`, True at real
+            source tokens.
+        initial_state: list of `2 * num_layers` tensors `(batch_size,
+            units)`, the encoder's `final_states`.
+        return_attention: bool, whether to also return the weights.
+        training: bool, whether dropout is active.
+
+    Returns:
+        Logits `(batch_size, T, vocab_size)`, carrying a Keras mask (False at
+        padding) that Keras losses and metrics apply; with
+        `return_attention=True`, a tuple `(logits, weights)` with weights
+        `(batch_size, T, S)`.
+
+    Example:
+
+    >>> decoder = AttentionDecoder(vocab_size=20, embedding_dim=8, units=16)
+    >>> memory = np.random.rand(2, 5, 16).astype("float32")
+    >>> states = [memory[:, -1], memory[:, -1]]
+    >>> logits, weights = decoder(np.array([[2, 5, 6], [2, 7, 0]]), memory,
+    ...                           initial_state=states, return_attention=True)
+    >>> tuple(logits.shape), tuple(weights.shape)
+    ((2, 3, 20), (2, 3, 5))
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        embedding_dim,
+        units,
+        num_layers=1,
+        attention="dot",
+        input_feeding=False,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            units=units,
+            num_layers=num_layers,
+            dropout=dropout,
+            **kwargs,
+        )
+        self.attention = check_choice("attention", attention, SCORES)
+        self.input_feeding = check_bool("input_feeding", input_feeding)
+        self.attention_layer = LuongAttention(
+            score=attention, name="attention", dtype=self.dtype_policy
+        )
+
+    def build(self, target_ids_shape, memory_shape):
+        batch_size, target_length = target_ids_shape
+        memory_dim = memory_shape[-1]
+        input_dim = self.embedding_dim + (memory_dim if self.input_feeding else 0)
+        self._build_stack(target_ids_shape, input_dim, self.units + memory_dim)
+        self.attention_layer.build(
+            (batch_size, target_length, self.units), memory_shape
+        )
+        self.built = True
+
+    def _state_size(self):
+        return 2 * self.num_layers + int(self.input_feeding)
+
+    def _attend_step(self, inputs, state, memory, memory_mask, training):
+        """One decoder step from an embedded input `(batch, embedding_dim)`.
+
+        Returns `([s_t; ctx_t], new_state, weights)`.
+        """
+        lstm_state = state
+        if self.input_feeding:
+            lstm_state, fed_context = state[:-1], state[-1]
+            inputs = ops.concatenate([inputs, fed_context], axis=-1)
+        query, new_state = self._run_step(inputs, lstm_state, training)
+        context, weights = self.attention_layer(query, memory, memory_mask)
+        if self.input_feeding:
+            new_state.append(context)
+        # (batch, units + memory_dim), state, (batch, S)
+        return ops.concatenate([query, context], axis=-1), new_state, weights
+
+    def call(
+        self,
+        target_ids,
+        memory,
+        memory_mask=None,
+        initial_state=None,
+        return_attention=False,
+        training=None,
+    ):
+        self._check_state(initial_state, 2 * self.num_layers)
+        inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
+        if self.input_feeding:
+            features, weights = self._scan_with_input_feeding(
+                inputs, memory, memory_mask, initial_state, training
+            )
+        else:
+            mask = ops.not_equal(target_ids, PAD_ID)  # (batch, T)
+            queries = self._run_sequence(inputs, initial_state, mask, training)
+            context, weights = self.attention_layer(queries, memory, memory_mask)
+            features = ops.concatenate([queries, context], axis=-1)
+        logits = self._read_out(features, training)  # (batch, T, vocab_size)
+        if return_attention:
+            return logits, weights  # weights: (batch, T, S)
+        return logits
+
+    def _scan_with_input_feeding(
+        self, inputs, memory, memory_mask, initial_state, training
+    ):
+        """Runs `_attend_step` over time; returns features and weights."""
+        # keras.ops.scan stacks outputs shaped like its carry, so the carry
+        # holds the step's weights too: [h_1, c_1, ..., ctx, weights].
+
+        def one_step(carry, inputs_t):
+            _, state, weights = self._attend_step(
+                inputs_t, carry[:-1], memory, memory_mask, training
+            )
+            carry = [*state, weights]
+            return carry, carry
+
+        state = self.get_initial_state(initial_state, memory)
+        no_weights = ops.zeros_like(memory[:, :, 0])  # (batch, S)
+        time_major = ops.transpose(inputs, (1, 0, 2))  # (T, batch, embedding)
+        _, stacked = ops.scan(one_step, [*state, no_weights], time_major)
+        queries = stacked[2 * self.num_layers - 2]  # top layer's s_t: (T, batch, units)
+        contexts, weights = (
+            stacked[-2],
+            stacked[-1],
+        )  # (T, batch, memory_dim), (T, batch, S)
+        features = ops.concatenate([queries, contexts], axis=-1)
+        # (batch, T, units + memory_dim), (batch, T, S)
+        return ops.transpose(features, (1, 0, 2)), ops.transpose(weights, (1, 0, 2))
+
+    def compute_mask(self, target_ids, *args, return_attention=False, **kwargs):
+        mask = ops.not_equal(target_ids, PAD_ID)
+        return (mask, None) if return_attention else mask
+
+    def get_initial_state(self, encoder_states, memory=None):
+        """The step state that starts generation.
+
+        Args:
+            encoder_states: the encoder's `final_states` (s_0, c_0 = h_S, c_S).
+            memory: the encoder states `(batch_size, S, memory_dim)`; needed
+                with input feeding, whose first fed context is zeros.
+
+        Returns:
+            A list of tensors to pass to `step`.
+        """
+        self._check_state(encoder_states, 2 * self.num_layers)
+        state = list(encoder_states)
+        if self.input_feeding:
+            if memory is None:
+                raise ValueError(
+                    "With input_feeding=True, get_initial_state() needs the "
+                    "memory to size the first fed context. Received: "
+                    "memory=None"
+                )
+            state.append(ops.zeros_like(memory[:, 0]))  # (batch, memory_dim)
+        return state
+
+    def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
+        """Predicts the next word from one input token, attending to memory.
+
+        Args:
+            token_ids: int tensor `(batch_size,)`, y_{t-1} (`<BOS>` first).
+            state: the list from `get_initial_state` or the previous `step`.
+            memory: float tensor `(batch_size, S, memory_dim)`.
+            memory_mask: optional bool tensor `(batch_size, S)`.
+            training: bool, whether dropout is active.
+
+        Returns:
+            A tuple `(logits, state, weights)`: logits `(batch_size,
+            vocab_size)`, the state for the next step, and the attention
+            weights `(batch_size, S)` of this step.
+        """
+        if memory is None:
+            raise ValueError(
+                "AttentionDecoder.step() attends over the encoder memory. "
+                "Received: memory=None"
+            )
+        self._check_state(state, self._state_size())
+        inputs = self._embed_step(token_ids, training)  # (batch, embedding_dim)
+        features, state, weights = self._attend_step(
+            inputs, state, memory, memory_mask, training
+        )
+        return self._read_out(features, training), state, weights
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "attention": self.attention,
+            "input_feeding": self.input_feeding,
+        }

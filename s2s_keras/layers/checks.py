@@ -1,0 +1,51 @@
+"""Constructor argument checks shared by the layers.
+
+Each check raises a `ValueError` that names the argument, says what was
+expected and shows the value received, the way keras core layers do.
+"""
+
+import numbers
+
+
+def check_positive_int(name, value):
+    """Raise unless `value` is a positive integer (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected a positive "
+            f"integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_rate(name, value):
+    """Raise unless `value` is a number in [0, 1)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value < 1.0
+    ):
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected a float in "
+            f"[0, 1). Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    """Raise unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected one of "
+            f"{list(choices)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_bool(name, value):
+    """Raise unless `value` is a Python bool."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected True or False. "
+            f"Received: {name}={value!r}"
+        )
+    return value

@@ -1,0 +1,236 @@
+"""The plain decoder LSTM, without attention: the lesson's simple seq2seq.
+
+It starts from the encoder's final states and never looks at the source
+again, so everything it knows of the input has passed through (h_S, c_S):
+the single-vector bottleneck that attention removes. The lesson's Table 2:
+
+| t | decoder input | hidden state | output word |
+|---|---------------|--------------|-------------|
+| 1 | <BOS>         | s_1          | I           |
+| 2 | I             | s_2          | enjoy       |
+| ...                                             |
+| 5 | class         | s_5          | <EOS>       |
+
+    s_0, c_0 = h_S, c_S
+    s_t, c_t = LSTM_dec(y_{t-1}, s_{t-1}, c_{t-1})
+    y_hat_t  = softmax(W s_t + b)
+"""
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.checks import check_positive_int
+from s2s_keras.layers.checks import check_rate
+from s2s_keras.special_tokens import PAD_ID
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class Decoder(keras.layers.Layer):
+    """LSTM decoder that predicts each word from its own state s_t.
+
+    It runs in two modes with the same weights: `call` reads a whole target
+    at once (teacher forcing, for `model.fit`), and `step` advances one token
+    (for generation). Both give the same logits for the same tokens.
+
+    Args:
+        vocab_size: int, number of target token ids (id 0 is padding).
+        embedding_dim: int, size of the target token embeddings.
+        units: int, size of the decoder states s_t. Must equal the size of
+            the encoder's final states it starts from.
+        num_layers: int, number of stacked LSTMs; layer l starts from the
+            final states of encoder layer l. Defaults to 1.
+        dropout: float in [0, 1), dropout on the embeddings, between layers
+            and before the output projection, during training only.
+            Defaults to 0.
+        **kwargs: base layer keyword arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        target_ids: int tensor `(batch_size, T)`: `<BOS>` then the target
+            words (teacher forcing), 0 = padding.
+        initial_state: list of `2 * num_layers` tensors `(batch_size,
+            units)`, the encoder's `final_states`.
+        training: bool, whether dropout is active.
+
+    Returns:
+        Logits `(batch_size, T, vocab_size)` of the next word at every
+        position, carrying a Keras mask (False at padding) that Keras losses
+        and metrics apply.
+
+    Example:
+
+    >>> decoder = Decoder(vocab_size=20, embedding_dim=8, units=16)
+    >>> states = [np.zeros((2, 16), "float32")] * 2
+    >>> logits = decoder(np.array([[2, 5, 6], [2, 7, 0]]), initial_state=states)
+    >>> tuple(logits.shape)
+    (2, 3, 20)
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        embedding_dim,
+        units,
+        num_layers=1,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.units = check_positive_int("units", units)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.dropout = check_rate("dropout", dropout)
+
+        self.embedding = keras.layers.Embedding(
+            vocab_size,
+            embedding_dim,
+            mask_zero=True,
+            name="embedding",
+            dtype=self.dtype_policy,
+        )
+        self.dropout_layer = keras.layers.Dropout(
+            dropout, name="dropout", dtype=self.dtype_policy
+        )
+        self.recurrent_layers = [
+            keras.layers.LSTM(
+                units,
+                return_sequences=True,
+                return_state=True,
+                name=f"lstm_{index}",
+                dtype=self.dtype_policy,
+            )
+            for index in range(num_layers)
+        ]
+        self.output_projection = keras.layers.Dense(
+            vocab_size, name="output_projection", dtype=self.dtype_policy
+        )
+
+    # -- building -----------------------------------------------------------
+
+    def _build_stack(self, target_ids_shape, input_dim, readout_dim):
+        batch_size, target_length = target_ids_shape
+        self.embedding.build(target_ids_shape)
+        for layer in self.recurrent_layers:
+            layer.build((batch_size, target_length, input_dim))
+            input_dim = self.units
+        self.output_projection.build((batch_size, target_length, readout_dim))
+
+    def build(self, target_ids_shape):
+        self._build_stack(target_ids_shape, self.embedding_dim, self.units)
+        self.built = True
+
+    # -- pieces shared by both modes ---------------------------------------
+
+    def _check_state(self, state, expected):
+        if state is None or len(state) != expected:
+            received = None if state is None else len(state)
+            raise ValueError(
+                f"{self.__class__.__name__} '{self.name}' expects a state of "
+                f"{expected} tensors (h and c for each of its "
+                f"{self.num_layers} layers"
+                + (", then the fed context" if expected % 2 else "")
+                + f"). Received: {received} tensors. Pass the encoder's "
+                "final_states, through get_initial_state() for step()."
+            )
+
+    def _run_sequence(self, inputs, initial_state, mask, training):
+        """Runs the LSTM stack over `(batch, T, features)`; returns s_1..s_T."""
+        sequence = inputs
+        for index, layer in enumerate(self.recurrent_layers):
+            if index:
+                sequence = self.dropout_layer(sequence, training=training)
+            sequence = layer(
+                sequence,
+                initial_state=initial_state[2 * index : 2 * index + 2],
+                mask=mask,
+                training=training,
+            )[0]
+        return sequence  # (batch, T, units)
+
+    def _run_step(self, inputs, state, training):
+        """Advances every LSTM cell one token; returns s_t and the new state."""
+        new_state = []
+        output = inputs
+        for index, layer in enumerate(self.recurrent_layers):
+            if index:
+                output = self.dropout_layer(output, training=training)
+            output, (h, c) = layer.cell(
+                output, state[2 * index : 2 * index + 2], training=training
+            )
+            new_state += [h, c]
+        return output, new_state  # (batch, units), 2 * num_layers tensors
+
+    def _read_out(self, features, training):
+        """softmax(W features + b), as logits."""
+        features = self.dropout_layer(features, training=training)
+        return self.output_projection(features)
+
+    def _embed(self, token_ids, training):
+        return self.dropout_layer(self.embedding(token_ids), training=training)
+
+    def _embed_step(self, token_ids, training):
+        """Embeds one token per row, `(batch,)` -> `(batch, embedding_dim)`.
+
+        A padding mask means nothing for a single step (the caller decides
+        which rows are done), so the copy drops the one the embedding sets.
+        """
+        return ops.copy(self._embed(token_ids, training))
+
+    # -- full sequence (teacher forcing) ------------------------------------
+
+    def call(self, target_ids, initial_state=None, training=None):
+        self._check_state(initial_state, 2 * self.num_layers)
+        mask = ops.not_equal(target_ids, PAD_ID)  # (batch, T)
+        inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
+        states = self._run_sequence(inputs, initial_state, mask, training)
+        return self._read_out(states, training)  # (batch, T, vocab_size)
+
+    def compute_mask(self, target_ids, *args, **kwargs):
+        return ops.not_equal(target_ids, PAD_ID)
+
+    # -- one step (generation) ----------------------------------------------
+
+    def get_initial_state(self, encoder_states, memory=None):
+        """The step state that starts generation: s_0, c_0 = h_S, c_S.
+
+        Args:
+            encoder_states: the encoder's `final_states`.
+            memory: unused here; accepted so that every decoder starts the
+                same way.
+
+        Returns:
+            A list of tensors to pass to `step`.
+        """
+        self._check_state(encoder_states, 2 * self.num_layers)
+        return list(encoder_states)
+
+    def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
+        """Predicts the next word from one input token.
+
+        Args:
+            token_ids: int tensor `(batch_size,)`, y_{t-1} (`<BOS>` first).
+            state: the list from `get_initial_state` or the previous `step`.
+            memory: unused here (there is no attention); accepted so that
+                generation code can treat every decoder alike.
+            memory_mask: unused here, as `memory`.
+            training: bool, whether dropout is active.
+
+        Returns:
+            A tuple `(logits, state, weights)`: logits `(batch_size,
+            vocab_size)`, the state for the next step, and `None` in place
+            of attention weights.
+        """
+        self._check_state(state, 2 * self.num_layers)
+        inputs = self._embed_step(token_ids, training)  # (batch, embedding_dim)
+        output, state = self._run_step(inputs, state, training)
+        return self._read_out(output, training), state, None
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+        }

@@ -1,0 +1,114 @@
+"""Functional Keras models: seq2seq with or without attention."""
+
+import keras
+
+from s2s_keras.layers import AttentionDecoder
+from s2s_keras.layers import Decoder
+from s2s_keras.layers import Encoder
+from s2s_keras.layers.checks import check_choice
+from s2s_keras.layers.luong_attention import SCORES
+
+
+def build_seq2seq(
+    source_vocab_size,
+    target_vocab_size,
+    embedding_dim=128,
+    units=256,
+    attention="dot",
+    num_layers=1,
+    bidirectional=False,
+    input_feeding=False,
+    dropout=0.0,
+    name=None,
+):
+    """Builds an encoder-decoder model for teacher-forced training.
+
+    The encoder reads `source_ids`; the decoder starts from its final states
+    (s_0, c_0 = h_S, c_S) and reads `target_ids` (`<BOS>` then the target
+    words) to predict the next word at every position. With `attention`, the
+    decoder attends over the encoder states h_1..h_S at every step; with
+    `attention=None` it is the plain seq2seq whose only view of the source is
+    (h_S, c_S).
+
+    The model is named layers `"encoder"` and `"decoder"`: generation and
+    export use `model.get_layer("encoder")` and the decoder's `step`.
+
+    Args:
+        source_vocab_size: int, number of source token ids (0 = padding).
+        target_vocab_size: int, number of target token ids (0 = padding).
+        embedding_dim: int, size of the token embeddings. Defaults to 128.
+        units: int, size of the encoder and decoder states. Defaults to 256.
+        attention: `"dot"`, `"general"`, `"concat"` (Luong's three scores),
+            or `None` for no attention. Defaults to `"dot"`.
+        num_layers: int, LSTM layers in the encoder and in the decoder.
+            Defaults to 1.
+        bidirectional: bool, whether the encoder reads both ways (see
+            `Encoder` for the bridge to the decoder). Defaults to `False`.
+        input_feeding: bool, Luong's input feeding (attention only).
+            Defaults to `False`.
+        dropout: float in [0, 1). Defaults to 0.
+        name: optional model name. Defaults to `"seq2seq_attention"` or
+            `"seq2seq"`.
+
+    Returns:
+        A `keras.Model` taking a dict `{"source_ids": (batch_size, S) int32,
+        "target_ids": (batch_size, T) int32}` (0 = padding) and returning
+        logits `(batch_size, T, target_vocab_size)` that carry the target's
+        padding mask. Train it with
+        `keras.losses.SparseCategoricalCrossentropy(from_logits=True)`: Keras
+        applies the mask, so padding costs nothing.
+
+    Example:
+
+    >>> model = build_seq2seq(100, 100, embedding_dim=16, units=32)
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+    ...     from_logits=True))
+    """
+    check_choice("attention", attention, (*SCORES, None))
+    if input_feeding and attention is None:
+        raise ValueError(
+            "Invalid value for argument input_feeding. Input feeding feeds "
+            "the attention context, so it needs attention. Received: "
+            "input_feeding=True, attention=None"
+        )
+    source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
+    target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
+    encoder = Encoder(
+        source_vocab_size,
+        embedding_dim,
+        units,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        name="encoder",
+    )
+    memory, memory_mask, final_states = encoder(source_ids)
+    if attention is None:
+        decoder = Decoder(
+            target_vocab_size,
+            embedding_dim,
+            units,
+            num_layers=num_layers,
+            dropout=dropout,
+            name="decoder",
+        )
+        logits = decoder(target_ids, initial_state=final_states)
+    else:
+        decoder = AttentionDecoder(
+            target_vocab_size,
+            embedding_dim,
+            units,
+            num_layers=num_layers,
+            attention=attention,
+            input_feeding=input_feeding,
+            dropout=dropout,
+            name="decoder",
+        )
+        logits = decoder(target_ids, memory, memory_mask, initial_state=final_states)
+    if name is None:
+        name = "seq2seq" if attention is None else "seq2seq_attention"
+    return keras.Model(
+        inputs={"source_ids": source_ids, "target_ids": target_ids},
+        outputs=logits,
+        name=name,
+    )
