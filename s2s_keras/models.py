@@ -2,10 +2,10 @@
 
 import keras
 
+from s2s_keras.checks import check_choice
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.layers import Decoder
 from s2s_keras.layers import Encoder
-from s2s_keras.layers.checks import check_choice
 from s2s_keras.layers.luong_attention import SCORES
 
 

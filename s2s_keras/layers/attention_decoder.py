@@ -13,8 +13,8 @@ attention, from the state and the context together (the lesson, section 6):
 import keras
 from keras import ops
 
-from s2s_keras.layers.checks import check_bool
-from s2s_keras.layers.checks import check_choice
+from s2s_keras.checks import check_bool
+from s2s_keras.checks import check_choice
 from s2s_keras.layers.decoder import Decoder
 from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.layers.luong_attention import LuongAttention

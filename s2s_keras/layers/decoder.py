@@ -19,8 +19,8 @@ the single-vector bottleneck that attention removes. The lesson's Table 2:
 import keras
 from keras import ops
 
-from s2s_keras.layers.checks import check_positive_int
-from s2s_keras.layers.checks import check_rate
+from s2s_keras.checks import check_positive_int
+from s2s_keras.checks import check_rate
 from s2s_keras.special_tokens import PAD_ID
 
 

@@ -16,8 +16,8 @@ Luong et al. (2015) compare three scores; all three are here:
 import keras
 from keras import ops
 
-from s2s_keras.layers.checks import check_choice
-from s2s_keras.layers.checks import check_positive_int
+from s2s_keras.checks import check_choice
+from s2s_keras.checks import check_positive_int
 
 SCORES = ("dot", "general", "concat")
 FLOAT16_MIN = -65504.0

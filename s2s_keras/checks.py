@@ -1,4 +1,4 @@
-"""Constructor argument checks shared by the layers.
+"""Argument checks shared by the library.
 
 Each check raises a `ValueError` that names the argument, says what was
 expected and shows the value received, the way keras core layers do.

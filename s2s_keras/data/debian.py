@@ -1,0 +1,229 @@
+"""Corpora from Debian's package descriptions, fetched with apt.
+
+Every Debian package has a one-line synopsis and a long description, written
+by its maintainer, and most descriptions are translated by Debian's
+translation teams. apt's index files hold them all:
+
+- `Packages`: one stanza per binary package, with `Source:` (the source
+  package it is built from) and `Description-md5:` (which description it has);
+- `Translation-LANG`: one stanza per description, keyed by `Description-md5`,
+  whose `Description-LANG:` field is the synopsis, then the long description
+  in Debian's markup (" ." for a paragraph break, lines indented by two spaces
+  kept verbatim).
+
+This machine's apt configuration may not fetch `Translation-*` files
+(`Acquire::Languages "none"`), so `fetch_apt_indexes` runs `apt-get update`
+into a folder of the s2s_keras cache, with its own lists, cache and languages:
+the system's apt state is not touched and no root is needed.
+"""
+
+import os
+import shutil
+import subprocess
+
+from s2s_keras.data.cache import cache_dir
+from s2s_keras.data.splits import grouped_splits
+
+APT_HELPER = "/usr/lib/apt/apt-helper"
+NO_APT_HINT = (
+    "Pass your own data with --data FILE (JSONL, TSV or CSV) or a TensorFlow "
+    "Datasets set with --tfds NAME instead."
+)
+
+
+def fetch_apt_indexes(languages=("en",), log=print):
+    """Fetches apt's `Packages` and `Translation-*` index files into the cache.
+
+    Args:
+        languages: description languages to fetch, e.g. `("en", "it")`.
+        log: callable for progress messages.
+
+    Returns:
+        The folder (`pathlib.Path`) holding the index files.
+
+    Raises:
+        ValueError: apt is not available here, or `apt-get update` failed.
+    """
+    if shutil.which("apt-get") is None or not os.path.exists(APT_HELPER):
+        raise ValueError(
+            "The Debian corpora are read from apt's index files, but this "
+            f"machine has no apt (apt-get and {APT_HELPER} not found). " + NO_APT_HINT
+        )
+    root = cache_dir("apt")
+    lists = root / "lists"
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    (root / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    command = [
+        "apt-get",
+        "update",
+        "-o",
+        f"Dir::State::Lists={lists}",
+        "-o",
+        f"Dir::Cache={root / 'cache'}",
+        "-o",
+        f"Acquire::Languages={','.join(languages)}",
+        "-o",
+        "Debug::NoLocking=1",
+    ]
+    if os.geteuid() != 0:
+        # As a normal user apt cannot switch to its sandbox user.
+        command += ["-o", "APT::Sandbox::User="]
+    log(f"Fetching apt index files ({', '.join(languages)}) into {lists} ...")
+    result = subprocess.run(command, capture_output=True, text=True)
+    missing = [
+        language
+        for language in languages
+        if not list(lists.glob(f"*_i18n_Translation-{language}*"))
+    ]
+    if result.returncode != 0 or missing or not list(lists.glob("*_Packages*")):
+        raise ValueError(
+            "Could not fetch apt's index files "
+            f"(exit code {result.returncode}; no Translation file for "
+            f"{missing or 'none missing'}): {result.stderr.strip()[-500:]}\n"
+            + NO_APT_HINT
+        )
+    return lists
+
+
+def read_stanzas(path):
+    """Yields each stanza of a (possibly compressed) apt index file as a dict.
+
+    A field's continuation lines are kept, with their one leading space
+    removed, after a newline.
+    """
+    process = subprocess.Popen(
+        [APT_HELPER, "cat-file", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    stanza, field = {}, None
+    for line in process.stdout:
+        line = line.rstrip("\n")
+        if not line:
+            if stanza:
+                yield stanza
+            stanza, field = {}, None
+        elif line[0] in " \t" and field is not None:
+            stanza[field] += "\n" + line[1:]
+        elif ":" in line:
+            field, value = line.split(":", 1)
+            stanza[field] = value.strip()
+    if stanza:
+        yield stanza
+    if process.wait() != 0:
+        raise ValueError(f"{APT_HELPER} cat-file could not read {path}")
+
+
+def description_paragraphs(long_description):
+    """Debian description markup -> plain-text paragraphs.
+
+    A line "." separates paragraphs; a line indented by a further space is
+    verbatim (kept on its own line); other lines are wrapped prose, joined
+    with spaces.
+    """
+    paragraphs, lines = [], []
+    for line in long_description.split("\n"):
+        if line.strip() == ".":
+            paragraphs.append("\n".join(lines))
+            lines = []
+        elif line.startswith(" "):
+            lines.append(line.strip())  # verbatim
+        elif lines and not lines[-1].endswith("\n"):
+            lines[-1] = f"{lines[-1]} {line.strip()}"
+        else:
+            lines.append(line.strip())
+    paragraphs.append("\n".join(lines))
+    return [paragraph.strip() for paragraph in paragraphs if paragraph.strip()]
+
+
+def source_packages(lists):
+    """Maps Description-md5 to the (alphabetically first) source package."""
+    sources = {}
+    for path in sorted(lists.glob("*_Packages*")):
+        for stanza in read_stanzas(path):
+            md5 = stanza.get("Description-md5")
+            if not md5:
+                continue
+            source = stanza.get("Source", stanza["Package"]).split(" ")[0]
+            sources[md5] = min(source, sources.get(md5, source))
+    return sources
+
+
+def descriptions(lists, language):
+    """Maps Description-md5 to (synopsis, [paragraphs]) in `language`."""
+    found = {}
+    for path in sorted(lists.glob(f"*_i18n_Translation-{language}*")):
+        for stanza in read_stanzas(path):
+            text = stanza.get(f"Description-{language}")
+            if text is None or "Description-md5" not in stanza:
+                continue
+            synopsis, _, long_description = text.partition("\n")
+            found[stanza["Description-md5"]] = (
+                synopsis.strip(),
+                description_paragraphs(long_description),
+            )
+    return found
+
+
+def description_pairs(log=print):
+    """(long description, synopsis) pairs, split by source package.
+
+    Returns:
+        A dict split name -> list of `{"source", "target", "group"}` dicts
+        (group: the source package), without duplicate pairs, sorted.
+    """
+    lists = fetch_apt_indexes(("en",), log=log)
+    log("Reading package descriptions ...")
+    sources = source_packages(lists)
+    english = descriptions(lists, "en")
+    rows = (
+        {
+            "source": "\n".join(paragraphs),
+            "target": synopsis,
+            "group": sources.get(md5, md5),
+        }
+        for md5, (synopsis, paragraphs) in english.items()
+    )
+    return grouped_splits(rows)
+
+
+def translation_pairs(language, log=print):
+    """English -> `language` pairs: synopses, and paragraphs where they align.
+
+    Paragraphs are paired one to one only where both sides of a description
+    have the same number of paragraphs.
+
+    Returns:
+        A dict split name -> list of `{"source", "target", "group"}` dicts.
+    """
+    if language == "en":
+        raise ValueError(
+            "Invalid value for argument lang. Expected a language other "
+            "than English, such as 'it', 'fr' or 'de'. Received: lang='en'"
+        )
+    lists = fetch_apt_indexes(("en", language), log=log)
+    log(f"Reading English and '{language}' package descriptions ...")
+    sources = source_packages(lists)
+    english = descriptions(lists, "en")
+    translated = descriptions(lists, language)
+    if not translated:
+        raise ValueError(
+            f"apt has no package descriptions in language {language!r}. "
+            "Debian translates descriptions into, among others: it, fr, de, "
+            "es, pt_BR, ru, ja, da, nl, pl, sv, uk, zh_CN."
+        )
+    rows = []
+    for md5, (synopsis, paragraphs) in translated.items():
+        if md5 not in english:
+            continue
+        english_synopsis, english_paragraphs = english[md5]
+        group = sources.get(md5, md5)
+        rows.append({"source": english_synopsis, "target": synopsis, "group": group})
+        if len(paragraphs) == len(english_paragraphs):
+            rows += [
+                {"source": source, "target": target, "group": group}
+                for source, target in zip(english_paragraphs, paragraphs, strict=True)
+            ]
+    return grouped_splits(rows)
