@@ -1,0 +1,164 @@
+"""Beam search with the GNMT length penalty, in a `tf.while_loop`.
+
+Each source keeps `beam_width` hypotheses. At every step each live one is
+extended by every word and the `beam_width` best extensions are kept (as in
+OpenNMT). An extension that ends in `<EOS>` joins the finished hypotheses,
+scored with the length penalty of Wu et al. (2016), and is not extended:
+
+    score(Y) = log P(Y | X) / lp(Y),   lp(Y) = ((5 + |Y|) / 6) ** alpha
+
+A source is done once its best extension of a step ends; at `max_length`
+its live hypotheses are scored as they stand and join the finished ones.
+With `beam_width=1` this is exactly greedy decoding.
+"""
+
+import tensorflow as tf
+
+from s2s_keras.decoding.token_by_token import words_only
+from s2s_keras.special_tokens import BOS_ID
+from s2s_keras.special_tokens import EOS_ID
+
+NEGATIVE = -1e9
+
+
+def length_penalty(length, alpha):
+    """GNMT length penalty `((5 + length) / 6) ** alpha`."""
+    return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
+
+
+def _merge_beams(tensor, beam_width):
+    """(batch, beam, ...) -> (batch * beam, ...)."""
+    shape = tf.shape(tensor)
+    return tf.reshape(tensor, tf.concat([[shape[0] * beam_width], shape[2:]], 0))
+
+
+def _split_beams(tensor, beam_width):
+    """(batch * beam, ...) -> (batch, beam, ...)."""
+    shape = tf.shape(tensor)
+    return tf.reshape(tensor, tf.concat([[-1, beam_width], shape[1:]], 0))
+
+
+def beam_search(
+    encoder,
+    decoder,
+    source_ids,
+    max_length,
+    beam_width=4,
+    alpha=0.6,
+    num_results=1,
+    track_attention=False,
+):
+    """Finds high-scoring outputs by beam search.
+
+    Args:
+        encoder: the model's `Encoder` layer.
+        decoder: its `Decoder` or `AttentionDecoder` layer.
+        source_ids: int32 `(batch, S)`, 0 = padding.
+        max_length: int, output tokens at most.
+        beam_width: int, live hypotheses per source.
+        alpha: float, length penalty exponent; 0 ranks by log-probability.
+        num_results: int <= beam_width, hypotheses returned per source.
+        track_attention: bool, whether to keep the attention weights.
+
+    Returns:
+        A dict: `"target_ids"` int32 `(batch, T)`, the best hypothesis
+        without `<BOS>`/`<EOS>`, 0-padded; `"scores"` float32 `(batch,)`, its
+        length-normalized log-probability; `"n_best_ids"` `(batch,
+        num_results, T)` and `"n_best_scores"` `(batch, num_results)`, best
+        first; `"attention"` `(batch, T, S)` of the best, if tracked.
+    """
+    k = beam_width
+    memory, memory_mask, final_states = encoder(source_ids, training=False)
+    state = decoder.get_initial_state(final_states, memory)
+    batch_size = tf.shape(source_ids)[0]
+    source_length = tf.shape(source_ids)[1]
+    # Every beam of a source reads the same memory: (batch * beam, ...).
+    memory = tf.repeat(memory, k, axis=0)
+    memory_mask = tf.repeat(memory_mask, k, axis=0)
+    state = [tf.repeat(tensor, k, axis=0) for tensor in state]
+    attention_size = source_length if track_attention else 0
+
+    def body(step, tokens, state, done, alive, finished):
+        alive_ids, alive_scores, alive_attention = alive
+        logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))  # (batch*k, vocab)
+        vocab_size = tf.shape(log_probs)[-1]
+        candidates = alive_scores[:, :, None] + _split_beams(log_probs, k)  # (b, k, V)
+        flat = tf.reshape(candidates, [batch_size, -1])  # (batch, k * vocab)
+        top_scores, top_index = tf.math.top_k(flat, k=k)  # (batch, k), best first
+        from_beam = top_index // vocab_size
+        top_tokens = top_index % vocab_size
+        at_step = tf.one_hot(step, max_length, dtype=tf.int32)  # (max_length,)
+        top_ids = tf.gather(alive_ids, from_beam, batch_dims=1)  # (batch, k, L)
+        top_ids += top_tokens[:, :, None] * at_step[None, None, :]
+        top_attention = tf.gather(alive_attention, from_beam, batch_dims=1)
+        if track_attention:
+            step_weights = _split_beams(tf.cast(weights, tf.float32), k)  # (b, k, S)
+            step_weights = tf.gather(step_weights, from_beam, batch_dims=1)
+            placed = tf.cast(at_step, tf.float32)[None, None, :, None]
+            top_attention += step_weights[:, :, None, :] * placed
+        real = tf.logical_and(top_scores > NEGATIVE / 2, tf.logical_not(done)[:, None])
+        ends = tf.logical_and(tf.equal(top_tokens, EOS_ID), real)  # (batch, k)
+
+        normalized = top_scores / length_penalty(step + 1, alpha)
+        finished = _keep_best(finished, (top_ids, normalized, top_attention), ends, k)
+        done = tf.logical_or(done, ends[:, 0])  # the best extension has ended
+        live = tf.logical_and(real, tf.logical_not(ends))
+        live = tf.logical_and(live, tf.logical_not(done)[:, None])
+        alive = (top_ids, tf.where(live, top_scores, NEGATIVE), top_attention)
+        state = [
+            _merge_beams(tf.gather(_split_beams(tensor, k), from_beam, batch_dims=1), k)
+            for tensor in state
+        ]
+        tokens = tf.reshape(top_tokens, [-1])  # (batch * k,)
+        return step + 1, tokens, state, done, alive, finished
+
+    def not_done(step, tokens, state, done, alive, finished):
+        return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(done)))
+
+    first_scores = tf.tile(
+        tf.concat([[0.0], tf.fill([k - 1], NEGATIVE)], 0)[None, :], [batch_size, 1]
+    )  # only the first beam is live at the start
+    empty_ids = tf.zeros([batch_size, k, max_length], tf.int32)
+    empty_attention = tf.zeros([batch_size, k, max_length, attention_size], tf.float32)
+    loop_vars = (
+        tf.constant(0),
+        tf.fill([batch_size * k], BOS_ID),
+        state,
+        tf.zeros([batch_size], tf.bool),
+        (empty_ids, first_scores, empty_attention),
+        (empty_ids, tf.fill([batch_size, k], NEGATIVE), empty_attention),
+    )
+    steps, _, _, _, alive, finished = tf.while_loop(
+        not_done, body, loop_vars, maximum_iterations=max_length
+    )
+    # Hypotheses still live at the end are cut by max_length: score them as
+    # they stand, beside the finished ones.
+    still_live = alive[1] > NEGATIVE / 2
+    cut = (alive[0], alive[1] / length_penalty(steps, alpha), alive[2])
+    finished_ids, scores, attention = _keep_best(finished, cut, still_live, k)
+    ids, length = words_only(finished_ids)  # (batch, k, T)
+    outputs = {
+        "target_ids": ids[:, 0],
+        "scores": scores[:, 0],
+        "n_best_ids": ids[:, :num_results],
+        "n_best_scores": scores[:, :num_results],
+    }
+    if track_attention:
+        outputs["attention"] = attention[:, 0, :length]
+    return outputs
+
+
+def _keep_best(pool, candidates, admitted, k):
+    """The k best of a pool of hypotheses and the admitted candidates.
+
+    Both are `(ids (batch, n, L), scores (batch, n), attention (batch, n, L,
+    S))`; candidates not admitted are left out.
+    """
+    scores = tf.concat([pool[1], tf.where(admitted, candidates[1], NEGATIVE)], axis=1)
+    best_scores, best = tf.math.top_k(scores, k=k)
+    return (
+        tf.gather(tf.concat([pool[0], candidates[0]], 1), best, batch_dims=1),
+        best_scores,
+        tf.gather(tf.concat([pool[2], candidates[2]], 1), best, batch_dims=1),
+    )
