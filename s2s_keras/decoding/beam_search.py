@@ -14,6 +14,7 @@ With `beam_width=1` this is exactly greedy decoding.
 
 import tensorflow as tf
 
+from s2s_keras.decoding.token_by_token import next_token_log_probs
 from s2s_keras.decoding.token_by_token import words_only
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
@@ -81,7 +82,7 @@ def beam_search(
     def body(step, tokens, state, done, alive, finished):
         alive_ids, alive_scores, alive_attention = alive
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
-        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))  # (batch*k, vocab)
+        log_probs = next_token_log_probs(logits)  # (batch * k, vocab)
         vocab_size = tf.shape(log_probs)[-1]
         candidates = alive_scores[:, :, None] + _split_beams(log_probs, k)  # (b, k, V)
         flat = tf.reshape(candidates, [batch_size, -1])  # (batch, k * vocab)

@@ -22,6 +22,18 @@ from s2s_keras.special_tokens import PAD_ID
 NEGATIVE = -1e9  # log-probabilities are float32 here, so -1e9 is safe
 
 
+def next_token_log_probs(logits):
+    """Step logits `(batch, vocab)` -> float32 log-probabilities of real tokens.
+
+    `<PAD>` and `<BOS>` are never outputs: their probability is 0, and the
+    rest is renormalized.
+    """
+    logits = tf.cast(logits, tf.float32)
+    vocab_size = tf.shape(logits)[-1]
+    never = tf.reduce_max(tf.one_hot([PAD_ID, BOS_ID], vocab_size), axis=0)  # (vocab,)
+    return tf.nn.log_softmax(logits + NEGATIVE * never[None, :])
+
+
 def greedy_select():
     """The most likely token: `(batch, vocab)` log-probs -> `(batch,)` ids."""
 
@@ -97,7 +109,7 @@ def decode_token_by_token(
 
     def body(step, tokens, state, finished, ids, scores, attention):
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
-        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))  # (batch, vocab)
+        log_probs = next_token_log_probs(logits)  # (batch, vocab)
         next_tokens = tf.where(finished, PAD_ID, select(log_probs, step))  # (batch,)
         chosen = tf.gather(log_probs, next_tokens, batch_dims=1)  # (batch,)
         scores += tf.where(finished, 0.0, chosen)

@@ -6,6 +6,7 @@ from s2s_keras.decoding import Generator
 from s2s_keras.decoding import generate
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
+from s2s_keras.special_tokens import PAD_ID
 
 VOCAB = 20
 MAX_LENGTH = 7
@@ -45,7 +46,8 @@ def teacher_forced_log_probs(model, source_ids, target_ids):
         [np.full((len(labels), 1), BOS_ID), labels[:, :-1]], axis=1
     ).astype("int32")
     decoder_inputs[labels == 0] = 0
-    logits = np.asarray(model({"source_ids": source_ids, "target_ids": decoder_inputs}))
+    logits = np.array(model({"source_ids": source_ids, "target_ids": decoder_inputs}))
+    logits[..., [PAD_ID, BOS_ID]] = -1e9  # never generated
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     chosen = np.take_along_axis(log_probs, labels[..., None], -1)[..., 0]
     return labels, chosen * (labels != 0), logits.argmax(-1)
@@ -182,6 +184,29 @@ def test_eos_stops_generation(model, method):
         bias.assign(forced)
         outputs = generate(model, sources(), max_length=MAX_LENGTH, method=method)
         assert outputs["target_ids"].shape == (6, 0)  # EOS first, nothing after
+    finally:
+        bias.assign(saved)
+
+
+def test_padding_and_bos_are_never_generated(model):
+    bias = model.get_layer("decoder").output_projection.bias
+    saved = bias.numpy()
+    try:
+        favoured = np.zeros_like(saved)
+        favoured[[PAD_ID, BOS_ID]] = 1e3
+        bias.assign(favoured)
+        for method in ("greedy", "beam"):
+            ids = generate(model, sources(), max_length=MAX_LENGTH, method=method)[
+                "target_ids"
+            ]
+            assert not np.any(ids == BOS_ID)
+            # 0 only as padding after the words, never as a word
+            words = (ids != PAD_ID).sum(1)
+            assert all(
+                np.all(row[:count] != PAD_ID)
+                for row, count in zip(ids, words, strict=True)
+            )
+            assert words.max() == MAX_LENGTH
     finally:
         bias.assign(saved)
 

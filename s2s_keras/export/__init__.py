@@ -1,0 +1,17 @@
+"""Exports: SavedModel (text in, text out), TFLite (ids in, ids out), .keras."""
+
+from s2s_keras.export.directory import write_export
+from s2s_keras.export.saved_model import Seq2SeqServer
+from s2s_keras.export.saved_model import export_saved_model
+from s2s_keras.export.tflite import convert_to_tflite
+from s2s_keras.export.tflite import export_tflite
+from s2s_keras.export.tflite import tflite_ops
+
+__all__ = [
+    "Seq2SeqServer",
+    "convert_to_tflite",
+    "export_saved_model",
+    "export_tflite",
+    "tflite_ops",
+    "write_export",
+]

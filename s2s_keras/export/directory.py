@@ -1,0 +1,111 @@
+"""One export directory with everything a user ships or fine-tunes.
+
+    <directory>/
+      saved_model/          text in, text out (see saved_model.py)
+      model.tflite          ids in, ids out, builtin ops (see tflite.py)
+      model.keras           the Keras model, to reload and train on
+      tokenizer/            tokenizer.model + vocabulary.txt (sources)
+      target_tokenizer/     the same for targets, if they have their own
+      export.json           lengths and decoding settings used
+
+Everything is first written to a hidden folder beside the final one, then
+moved into place entry by entry, so a crash while exporting never leaves a
+half-written SavedModel where a complete one was.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+from s2s_keras.export.saved_model import Seq2SeqServer
+from s2s_keras.export.saved_model import export_saved_model
+from s2s_keras.export.tflite import export_tflite
+
+
+def write_export(
+    directory,
+    model,
+    source_tokenizer,
+    target_tokenizer=None,
+    max_source_length=128,
+    tflite=True,
+    tflite_quantization=None,
+    extra_files=None,
+    **generator_options,
+):
+    """Writes the export directory described in the module docstring.
+
+    Args:
+        directory: the export folder; created if missing. Entries with the
+            same names are replaced, other files are left alone.
+        model: a trained model from `build_seq2seq`.
+        source_tokenizer: `SubwordTokenizer` of the sources.
+        target_tokenizer: of the targets; defaults to the source one.
+        max_source_length: int, source ids kept by the SavedModel.
+        tflite: bool, whether to write `model.tflite` (greedy decoding).
+        tflite_quantization: `None`, `"dynamic_range"` or `"float16"`.
+        extra_files: dict file name -> text, written beside (a model card,
+            metrics).
+        **generator_options: `Generator` arguments for the SavedModel
+            (`max_length`, `method`, `beam_width`, ...).
+
+    Returns:
+        The export folder, a `pathlib.Path`.
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target_tokenizer = target_tokenizer or source_tokenizer
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
+    try:
+        server = Seq2SeqServer(
+            model,
+            source_tokenizer,
+            target_tokenizer,
+            max_source_length=max_source_length,
+            **generator_options,
+        )
+        export_saved_model(server, staging / "saved_model")
+        model.save(staging / "model.keras")
+        source_tokenizer.save(staging / "tokenizer")
+        if target_tokenizer is not source_tokenizer:
+            target_tokenizer.save(staging / "target_tokenizer")
+        settings = {
+            "max_source_length": max_source_length,
+            "generator": {
+                key: value
+                for key, value in generator_options.items()
+                if value is not None
+            },
+        }
+        if tflite:
+            max_length = generator_options.get("max_length", 32)
+            export_tflite(
+                model, staging / "model.tflite", max_length, tflite_quantization
+            )
+            settings["tflite"] = {
+                "decoding": "greedy",
+                "max_length": max_length,
+                "quantization": tflite_quantization,
+            }
+        (staging / "export.json").write_text(json.dumps(settings, indent=2) + "\n")
+        for name, text in (extra_files or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
+        for entry in sorted(staging.iterdir()):
+            _move_into_place(entry, directory / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def _move_into_place(source, destination):
+    """Renames `source` onto `destination`, replacing a file or a folder."""
+    if source.is_dir() and destination.exists():
+        retired = destination.with_name(f".{destination.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(destination, retired)
+        os.replace(source, destination)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(source, destination)

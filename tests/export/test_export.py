@@ -1,0 +1,235 @@
+"""The export directory: SavedModel, TFLite and .keras, each used as a user would."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s2s_keras import build_seq2seq
+from s2s_keras.decoding import generate
+from s2s_keras.export import convert_to_tflite
+from s2s_keras.export import tflite_ops
+from s2s_keras.export import write_export
+from s2s_keras.text import SubwordTokenizer
+from tests.text.test_tokenizer import corpus
+
+MAX_SOURCE, MAX_LENGTH = 16, 10
+BAD_INPUTS = [
+    "",
+    "   \t ",
+    "word " * 10_000,
+    "control \x00\x07\x1b characters",
+    "emoji 😀🚀👩‍💻",
+    "qqqq zzzz xxxx",  # all unknown words
+    "the encoder reads the source",
+    "ünïcödé 東京",
+]
+
+
+def sharp_model(vocab_size, attention="dot"):
+    """An untrained model with large weights: confident, varied outputs."""
+    model = build_seq2seq(vocab_size, vocab_size, 8, 16, attention=attention)
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32") * 0.5)
+    return model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
+    model = sharp_model(tokenizer.vocab_size)
+    directory = tmp_path_factory.mktemp("export")
+    write_export(
+        directory,
+        model,
+        tokenizer,
+        max_source_length=MAX_SOURCE,
+        max_length=MAX_LENGTH,
+        method="greedy",
+        extra_files={"README.md": "# card\n"},
+    )
+    return directory, model, tokenizer
+
+
+def test_layout(exported):
+    directory, _, _ = exported
+    names = sorted(path.name for path in directory.iterdir())
+    assert names == [
+        "README.md",
+        "export.json",
+        "model.keras",
+        "model.tflite",
+        "saved_model",
+        "tokenizer",
+    ]
+    settings = json.loads((directory / "export.json").read_text())
+    assert settings["max_source_length"] == MAX_SOURCE
+    assert settings["generator"]["method"] == "greedy"
+    assert (directory / "tokenizer" / "vocabulary.txt").is_file()
+
+
+def run_without_s2s_keras(script):
+    """Runs `script` in a fresh Python that cannot import s2s_keras."""
+    prelude = "import sys\nsys.modules['s2s_keras'] = None\n"
+    result = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_saved_model_answers_bad_input_without_s2s_keras(exported):
+    directory, _, _ = exported
+    script = f"""
+        import json
+        import tensorflow as tf
+        import tensorflow_text  # the SentencePiece ops
+        model = tf.saved_model.load({str(directory / "saved_model")!r})
+        serve = model.signatures["serving_default"]
+        inputs = {BAD_INPUTS!r}
+        raw = [b"\\xff\\xfe invalid utf-8", b"\\xc3", b"ok \\xe2\\x82"]
+        results = {{}}
+        batch = serve(text=tf.constant(inputs))
+        results["batch"] = [t.decode("utf-8") for t in batch["text"].numpy()]
+        results["one_by_one"] = [
+            serve(text=tf.constant([text]))["text"].numpy()[0].decode("utf-8")
+            for text in inputs
+        ]
+        results["raw"] = len(serve(text=tf.constant(raw))["text"].numpy())
+        results["empty_batch"] = serve(text=tf.constant([], tf.string))["text"].shape[0]
+        ids = model.signatures["tokenize"](text=tf.constant(inputs))["source_ids"]
+        results["source_width"] = int(ids.shape[1])
+        generated = model.signatures["generate_ids"](source_ids=ids)
+        text = model.signatures["detokenize"](target_ids=generated["target_ids"])["text"]
+        results["pipeline"] = [t.decode("utf-8") for t in text.numpy()]
+        attention = model.signatures["attention"](text=tf.constant(inputs[-2:]))
+        results["attention"] = list(attention["weights"].shape)
+        results["scores_finite"] = bool(tf.reduce_all(tf.math.is_finite(batch["score"])))
+        print(json.dumps(results))
+    """
+    results = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])
+    assert len(results["batch"]) == len(BAD_INPUTS)
+    assert results["batch"] == results["one_by_one"] == results["pipeline"]
+    assert results["raw"] == 3 and results["empty_batch"] == 0
+    assert results["source_width"] == MAX_SOURCE  # 10,000 words cut
+    assert results["attention"][0] == 2 and results["attention"][2] <= MAX_SOURCE
+    assert results["scores_finite"]
+
+
+def test_saved_model_matches_python_generation(exported):
+    directory, model, tokenizer = exported
+    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    texts = BAD_INPUTS[4:]
+    source_ids = tokenizer.tokenize(texts)[:, :MAX_SOURCE].to_tensor()
+    expected = generate(model, source_ids, max_length=MAX_LENGTH)
+    served = loaded.signatures["generate_ids"](source_ids=source_ids)
+    np.testing.assert_array_equal(served["target_ids"].numpy(), expected["target_ids"])
+    text = loaded.signatures["serving_default"](text=tf.constant(texts))["text"].numpy()
+    assert list(text) == list(tokenizer.detokenize(expected["target_ids"]).numpy())
+
+
+def test_saved_model_cli_runs_it(exported):
+    directory, _, _ = exported
+    script = f"""
+        import sys
+        import tensorflow_text  # the SentencePiece ops, before the graph loads
+        from tensorflow.python.tools import saved_model_cli
+        sys.argv = ["saved_model_cli", "run", "--dir", {str(directory / "saved_model")!r},
+                    "--tag_set", "serve", "--signature_def", "serving_default",
+                    "--input_exprs", 'text=["the encoder reads", ""]']
+        saved_model_cli.main()
+    """
+    output = run_without_s2s_keras(script)
+    assert "Result for output key text" in output
+    assert "Result for output key score" in output
+
+
+def test_tflite_is_builtin_only_and_equals_generate_ids(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    directory, model, _ = exported
+    flatbuffer = (directory / "model.tflite").read_bytes()
+    ops = tflite_ops(flatbuffer)
+    assert "WHILE" in ops
+    assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
+        "serving_default"
+    )
+    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    rng = np.random.default_rng(3)
+    for length in range(1, 26):
+        source_ids = rng.integers(4, model.get_layer("encoder").vocab_size, (1, length))
+        source_ids = source_ids.astype("int32")
+        on_device = runner(source_ids=source_ids)["target_ids"]
+        served = loaded.signatures["generate_ids"](source_ids=source_ids)["target_ids"]
+        np.testing.assert_array_equal(on_device, served.numpy())
+
+
+@pytest.mark.parametrize("quantization", ["dynamic_range", "float16"])
+def test_quantized_tflite_runs(exported, quantization):
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, model, _ = exported
+    flatbuffer = convert_to_tflite(model, MAX_LENGTH, quantization)
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    ids = runner(source_ids=np.array([[5, 6, 7]], "int32"))["target_ids"]
+    assert ids.shape[0] == 1 and ids.shape[1] <= MAX_LENGTH
+
+
+def test_keras_file_reloads_trains_on_and_exports_again(exported, tmp_path):
+    directory, _, tokenizer = exported
+    model = keras.saving.load_model(directory / "model.keras", safe_mode=True)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    inputs = {
+        "source_ids": np.array([[5, 6, 7]], "int32"),
+        "target_ids": np.array([[2, 5, 6]], "int32"),
+    }
+    history = model.fit(inputs, np.array([[5, 6, 3]]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    write_export(
+        tmp_path, model, tokenizer, max_source_length=8, tflite=False, max_length=4
+    )
+    reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    assert reloaded.signatures["serving_default"](text=tf.constant(["x"]))[
+        "text"
+    ].shape == (1,)
+
+
+def test_failed_export_leaves_the_previous_one(exported, tmp_path):
+    _, model, tokenizer = exported
+    write_export(
+        tmp_path, model, tokenizer, max_source_length=8, tflite=False, max_length=4
+    )
+    before = (tmp_path / "model.keras").read_bytes()
+    with pytest.raises(ValueError, match="quantization"):
+        write_export(
+            tmp_path, model, tokenizer, tflite_quantization="int4", max_length=4
+        )
+    assert (tmp_path / "model.keras").read_bytes() == before
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".export-")]
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    assert loaded.signatures["serving_default"](text=tf.constant(["x"]))[
+        "text"
+    ].shape == (1,)
+
+
+def test_plain_model_exports_without_attention_signature(tmp_path):
+    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
+    model = sharp_model(tokenizer.vocab_size, attention=None)
+    write_export(
+        tmp_path, model, tokenizer, max_source_length=8, tflite=False, max_length=4
+    )
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    assert "attention" not in loaded.signatures
+    assert loaded.signatures["serving_default"](text=tf.constant(["x", ""]))[
+        "text"
+    ].shape == (2,)
