@@ -1,0 +1,498 @@
+"""The plumbing every recipe shares: flags, data, training, evaluation, export.
+
+A recipe (`recipes/summarize.py` ...) reads top to bottom and says only what
+is its own: its default corpus, its metric and baseline. Everything else is
+here, written once:
+
+- `parse_args`: the common flags, with help and checked values;
+- `load_splits`: train / validation / test pairs from `--data`, `--tfds` or a
+  built-in corpus;
+- `fit`: `model.fit` with a progress bar, validation, early stopping, a
+  backup that resumes after a crash, TensorBoard logs, a time budget and a
+  stop on NaN;
+- `evaluate`: generation on the test split, scored against the references
+  and against a baseline;
+- `show` and `export`: plots, a printed table, `metrics.json`, a model card
+  and the export directory;
+- `predict`: text through an existing export;
+- `run`: calls a recipe's `main` and turns a bad input into a clear message
+  and exit code 2 instead of a traceback.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import random
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from s2s_keras import data
+from s2s_keras import metrics
+from s2s_keras import plotting
+from s2s_keras.data.splits import split_of
+from s2s_keras.decoding import Generator
+from s2s_keras.export import write_export
+from s2s_keras.models import build_seq2seq
+from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.text import SubwordTokenizer
+
+QUICK = {"train": 2000, "validation": 200, "test": 200}
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def rate(text):
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def parse_args(argv, description, defaults):
+    """The recipes' common flags; `defaults` holds the recipe's own values.
+
+    Args:
+        argv: list of strings, or None for `sys.argv[1:]`.
+        description: the recipe's `--help` text.
+        defaults: dict flag name (with underscores) -> default value; must
+            give `corpus` and `output`.
+
+    Returns:
+        An `argparse.Namespace`.
+    """
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        type=pathlib.Path,
+        help="your own pairs: a .jsonl, .tsv or .csv file (or .gz), split "
+        "90/5/5 by a hash of the source text",
+    )
+    group.add_argument("--source-field", default="source", help="source field or column of --data")
+    group.add_argument("--target-field", default="target", help="target field or column of --data")
+    group.add_argument("--tfds", help="a TensorFlow Datasets name, e.g. cnn_dailymail")
+    group.add_argument(
+        "--corpus",
+        default=defaults["corpus"],
+        help=f"built-in corpus when neither --data nor --tfds is given (default: {defaults['corpus']})",
+    )
+    group.add_argument(
+        "--max-train-pairs", type=positive_int, help="use at most this many training pairs"
+    )
+    group.add_argument(
+        "--eval-pairs",
+        type=positive_int,
+        default=defaults.get("eval_pairs", 1000),
+        help="test pairs scored at the end (default: %(default)s)",
+    )
+    group.add_argument(
+        "--vocab-size", type=positive_int, default=defaults.get("vocab_size", 8000),
+        help="subword vocabulary size, shared by source and target (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-source-length", type=positive_int, default=defaults.get("max_source_length", 96),
+        help="source subwords kept; the rest is cut (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-target-length", type=positive_int, default=defaults.get("max_target_length", 24),
+        help="target subwords at most, in training and generation (default: %(default)s)",
+    )
+    group = parser.add_argument_group("model")
+    group.add_argument("--embedding-dim", type=positive_int, default=defaults.get("embedding_dim", 128), help="embedding size (default: %(default)s)")
+    group.add_argument("--units", type=positive_int, default=defaults.get("units", 256), help="LSTM state size (default: %(default)s)")
+    group.add_argument("--layers", type=positive_int, default=defaults.get("layers", 1), help="LSTM layers in encoder and decoder (default: %(default)s)")
+    group.add_argument("--bidirectional", action="store_true", default=defaults.get("bidirectional", False), help="read the source both ways")
+    group.add_argument("--attention", choices=["dot", "general", "concat", "none"], default=defaults.get("attention", "dot"), help="Luong score, or none for the plain seq2seq (default: %(default)s)")
+    group.add_argument("--input-feeding", action="store_true", help="Luong input feeding (slower: the decoder runs step by step)")
+    group.add_argument("--dropout", type=rate, default=defaults.get("dropout", 0.1), help="dropout rate (default: %(default)s)")
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=positive_int, default=defaults.get("epochs", 10), help="epochs at most (default: %(default)s)")
+    group.add_argument("--batch-size", type=positive_int, default=defaults.get("batch_size", 64), help="pairs per batch (default: %(default)s)")
+    group.add_argument("--learning-rate", type=positive_float, default=defaults.get("learning_rate", 2e-3), help="Adam learning rate (default: %(default)s)")
+    group.add_argument("--time-budget", type=positive_float, default=defaults.get("time_budget", 20.0), help="minutes of training at most; stops after the epoch that passes it (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    group.add_argument("--compare-no-attention", action="store_true", help="also train and score the plain seq2seq with the same settings")
+    group = parser.add_argument_group("generation")
+    group.add_argument("--decoder", choices=["greedy", "beam", "sample"], default=defaults.get("decoder", "greedy"), help="search used for scoring and in the export (default: %(default)s)")
+    group.add_argument("--beam-width", type=positive_int, default=4, help="beam width (default: %(default)s)")
+    group.add_argument("--length-penalty", type=float, default=0.6, help="GNMT length penalty alpha for beam search (default: %(default)s)")
+    group = parser.add_argument_group("output")
+    group.add_argument("--output", type=pathlib.Path, default=pathlib.Path(defaults["output"]), help="where the model, logs, plots and export go (default: %(default)s)")
+    group.add_argument("--quick", action="store_true", help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch")
+    group = parser.add_argument_group("prediction from an existing export")
+    group.add_argument("--model", type=pathlib.Path, help="an export directory (the --output of an earlier run)")
+    group.add_argument("--predict", help="text to run through --model; '-' reads one text per line from standard input")
+    for name, value in defaults.get("extra_flags", {}).items():
+        add(f"--{name}", **value)
+    args = parser.parse_args(argv)
+    if (args.model is None) != (args.predict is None):
+        parser.error("--model and --predict go together")
+    if args.data and args.tfds:
+        parser.error("give --data or --tfds, not both")
+    if args.quick:
+        args.epochs, args.units, args.embedding_dim, args.layers = 1, 64, 32, 1
+        args.vocab_size, args.eval_pairs = min(args.vocab_size, 1000), min(args.eval_pairs, QUICK["test"])
+    args.attention = None if args.attention == "none" else args.attention
+    return args
+
+
+def run(main, argv=None):
+    """Calls `main(argv)`; a `ValueError` (bad input) exits 2 with its message."""
+    try:
+        return main(argv)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def log(message):
+    print(message, flush=True)
+
+
+# -- Data ------------------------------------------------------------------
+
+
+def load_splits(args, **corpus_options):
+    """Train / validation / test lists of `(source, target)` Python strings."""
+    if args.data:
+        sources, targets = data.read_pairs(args.data, args.source_field, args.target_field, log=log)
+        splits = {"train": [], "validation": [], "test": []}
+        for pair in zip(sources, targets, strict=True):
+            splits[split_of(pair[0])].append(pair)
+    else:
+        splits = {}
+        for split in ("train", "validation", "test"):
+            if args.tfds:
+                dataset = data.load_tfds(
+                    args.tfds, split,
+                    None if args.source_field == "source" else args.source_field,
+                    None if args.target_field == "target" else args.target_field,
+                )
+            else:
+                dataset = data.load_corpus(args.corpus, split, log=log, **corpus_options)
+            splits[split] = [
+                (source.decode("utf-8"), target.decode("utf-8"))
+                for source, target in dataset.as_numpy_iterator()
+            ]
+    for split_pairs in splits.values():  # a fixed order, so that cuts are fair samples
+        random.Random(0).shuffle(split_pairs)
+    limits = dict(QUICK) if args.quick else {}
+    if args.max_train_pairs:
+        limits["train"] = min(limits.get("train", args.max_train_pairs), args.max_train_pairs)
+    limits["test"] = min(limits.get("test", args.eval_pairs), args.eval_pairs)
+    for split, limit in limits.items():
+        splits[split] = splits[split][:limit]
+    for split, pairs in splits.items():
+        if not pairs:
+            raise ValueError(f"The {split} split is empty: more data is needed.")
+    log("Pairs: " + ", ".join(f"{split} {len(pairs)}" for split, pairs in splits.items()))
+    return splits
+
+
+def dataset_of(pairs):
+    sources, targets = zip(*pairs, strict=True)
+    return tf.data.Dataset.from_tensor_slices((list(sources), list(targets)))
+
+
+def tokenizer_for(args, train_pairs):
+    """The output folder's tokenizer, or a new one learned from the train split.
+
+    Reusing the saved one keeps ids stable when a run resumes from its backup.
+    """
+    folder = args.output / "tokenizer"
+    if (folder / "tokenizer.model").is_file():
+        log(f"Using the tokenizer in {folder}")
+        return SubwordTokenizer.load(folder)
+    log(f"Learning a {args.vocab_size}-piece subword vocabulary ...")
+    texts = [text for pair in train_pairs for text in pair]
+    tokenizer = SubwordTokenizer.train(texts, vocab_size=args.vocab_size, seed=args.seed)
+    tokenizer.save(folder)
+    return tokenizer
+
+
+def batches(args, pairs, tokenizer, shuffle):
+    """Bucketed batches of `pairs`, with a known length (for progress bars)."""
+    dataset = data.make_batches(
+        dataset_of(pairs),
+        tokenizer,
+        batch_size=args.batch_size,
+        max_source_length=args.max_source_length,
+        max_target_length=args.max_target_length,
+        shuffle=shuffle,
+        seed=args.seed,
+    )
+    # Bucket sizes do not depend on the order, so neither does the count.
+    count = int(dataset.reduce(0, lambda count, _: count + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(count))
+
+
+# -- Model and training ----------------------------------------------------
+
+
+def build_model(args, vocab_size, attention):
+    return build_seq2seq(
+        vocab_size,
+        vocab_size,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        attention=attention,
+        num_layers=args.layers,
+        bidirectional=args.bidirectional,
+        input_feeding=bool(args.input_feeding and attention),
+        dropout=args.dropout,
+    )
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after the first epoch that ends past `minutes`."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.minutes = minutes
+        self.start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (time.monotonic() - self.start) / 60.0 > self.minutes:
+            log(f"Time budget of {self.minutes:g} minutes reached: stopping.")
+            self.model.stop_training = True
+
+
+def fit(model, args, train, validation, run_name):
+    """Compiles and trains `model`; resumes from a backup in the output folder.
+
+    Returns:
+        `(history dict, minutes spent)`.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    run_folder = args.output / "runs" / run_name
+    backup = run_folder / "backup"
+    if backup.is_dir() and any(backup.iterdir()):
+        log(f"Resuming from {backup}")
+    history_file = run_folder / "history.csv"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(str(history_file), append=True),
+        keras.callbacks.TensorBoard(str(run_folder / "logs")),
+        TimeBudget(args.time_budget),
+    ]
+    run_folder.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    model.fit(
+        train,
+        validation_data=validation,
+        epochs=args.epochs,
+        shuffle=False,  # the dataset shuffles itself, seeded
+        callbacks=callbacks,
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+    minutes = (time.monotonic() - start) / 60.0
+    return read_history(history_file), minutes
+
+
+def read_history(path):
+    """The per-epoch history from a CSVLogger file (all runs, resumed ones too)."""
+    import csv
+
+    with open(path, encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+
+
+# -- Evaluation ------------------------------------------------------------
+
+
+def generator_options(args):
+    return {
+        "max_length": args.max_target_length,
+        "method": args.decoder,
+        "beam_width": args.beam_width,
+        "length_penalty": args.length_penalty,
+        "seed": args.seed,
+    }
+
+
+def generate_texts(model, tokenizer, sources, args, batch_size=64):
+    """Generated text for every source, in order."""
+    generator = Generator(model, **generator_options(args))
+    outputs = []
+    for start in range(0, len(sources), batch_size):
+        chunk = sources[start : start + batch_size]
+        ids = tokenizer.tokenize(chunk)[:, : args.max_source_length]
+        ids = ids.to_tensor(default_value=PAD_ID)  # (batch, S)
+        if ids.shape[1] == 0:  # every source empty: one masked column
+            ids = tf.zeros([len(chunk), 1], tf.int32)
+        generated = generator(ids)
+        texts = tokenizer.detokenize(generated["target_ids"]).numpy()
+        outputs += [text.decode("utf-8") for text in texts]
+    return outputs
+
+
+def evaluate(model, tokenizer, test_pairs, args, metric):
+    """Scores the model's outputs on the test pairs; returns scores and outputs."""
+    sources = [source for source, _ in test_pairs]
+    references = [target for _, target in test_pairs]
+    log(f"Generating for {len(sources)} test pairs ({args.decoder}) ...")
+    outputs = generate_texts(model, tokenizer, sources, args)
+    return metrics.score(metric, outputs, references), outputs
+
+
+def attention_examples(model, tokenizer, sources, args):
+    """Source pieces, output pieces and weights for a few sources (for plots)."""
+    generator = Generator(model, **{**generator_options(args), "return_attention": True})
+    examples = []
+    for source in sources:
+        ids = tokenizer.tokenize([source])[:, : min(args.max_source_length, 40)].to_tensor()
+        outputs = generator(ids)
+        target_ids = outputs["target_ids"].numpy()[0]
+        length = int((target_ids != PAD_ID).sum())
+        examples.append(
+            {
+                "source_tokens": [p.decode("utf-8") for p in tokenizer.id_to_token(ids[0]).numpy()],
+                "output_tokens": [
+                    p.decode("utf-8") for p in tokenizer.id_to_token(target_ids[:length]).numpy()
+                ] or ["(empty)"],
+                "weights": outputs["attention"].numpy()[0, : max(length, 1)],
+            }
+        )
+    return examples
+
+
+# -- Showing and exporting -------------------------------------------------
+
+
+def print_table(title, rows):
+    """Prints `rows` (name -> scores dict) as a Markdown table; returns it."""
+    names = list(next(iter(rows.values())))
+    lines = [f"| {title} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for system, scores in rows.items():
+        lines.append(f"| {system} | " + " | ".join(f"{scores[name]:.1f}" for name in names) + " |")
+    table = "\n".join(lines)
+    log("\n" + table + "\n")
+    return table
+
+
+def print_examples(test_pairs, outputs, count=5):
+    examples = []
+    for (source, reference), output in list(zip(test_pairs, outputs, strict=True))[:count]:
+        log(f"SOURCE:    {source[:300]}\nREFERENCE: {reference}\nOUTPUT:    {output}\n")
+        examples.append({"source": source, "reference": reference, "output": output})
+    return examples
+
+
+def model_card(task, args, results, table, minutes, pairs):
+    return f"""# s2s_keras {task} model
+
+Trained by `recipes/{task}.py` ({'--quick smoke run' if args.quick else 'full run'}).
+
+- Data: {args.data or args.tfds or args.corpus}; pairs: {', '.join(f'{k} {len(v)}' for k, v in pairs.items())}.
+- Model: LSTM encoder-decoder, attention {args.attention or 'none'}, {args.layers} layer(s) of {args.units} units,
+  embeddings {args.embedding_dim}, subword vocabulary {args.vocab_size}{', bidirectional encoder' if args.bidirectional else ''}.
+- Training: {minutes:.1f} minutes, batch {args.batch_size}, Adam {args.learning_rate:g}, seed {args.seed}.
+- Generation: {args.decoder}, at most {args.max_target_length} subwords.
+
+## Scores on the test split ({len(pairs['test'])} pairs)
+
+{table}
+
+## Use it
+
+```python
+import tensorflow as tf
+import tensorflow_text  # registers the tokenizer ops the SavedModel uses
+
+model = tf.saved_model.load("saved_model")
+print(model.signatures["serving_default"](text=tf.constant(["your text"]))["text"])
+```
+
+Or: `python recipes/{task}.py --model {args.output} --predict "your text"`.
+`model.tflite` takes token ids (see `tokenizer/`) and decodes greedily;
+`model.keras` reloads with `keras.saving.load_model` (after `import s2s_keras`)
+for fine-tuning.
+"""
+
+
+def finish(task, args, model, tokenizer, pairs, history, minutes, rows, outputs, metric):
+    """Table, examples, plots, metrics.json, model card and the export."""
+    title = {"rouge": "ROUGE F1", "bleu": "BLEU / chrF"}[metric]
+    table = print_table(title, rows)
+    examples = print_examples(pairs["test"], outputs)
+    args.output.mkdir(parents=True, exist_ok=True)
+    plotting.plot_training_curves(history, args.output / "training_curves.png")
+    if args.attention:
+        sources = [source for source, _ in pairs["test"][:3]]
+        plotting.plot_attention(
+            attention_examples(model, tokenizer, sources, args), args.output / "attention.png"
+        )
+    summary = {
+        "task": task,
+        "scores": rows,
+        "metric": metric,
+        "training_minutes": round(minutes, 2),
+        "epochs": len(history.get("loss", [])),
+        "pairs": {split: len(split_pairs) for split, split_pairs in pairs.items()},
+        "config": {key: str(value) if isinstance(value, pathlib.Path) else value for key, value in vars(args).items()},
+        "examples": examples,
+    }
+    metrics_text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    log(f"Exporting to {args.output} ...")
+    write_export(
+        args.output,
+        model,
+        tokenizer,
+        max_source_length=args.max_source_length,
+        extra_files={
+            "metrics.json": metrics_text,
+            "README.md": model_card(task, args, rows, table, minutes, pairs),
+        },
+        **generator_options(args),
+    )
+    log(f"Done: {args.output}/ holds saved_model/, model.tflite, model.keras, tokenizer/, metrics.json, README.md and plots.")
+    return summary
+
+
+def predict(args):
+    """Prints the output for `--predict TEXT` (or each line of stdin for '-')."""
+    saved_model = args.model / "saved_model"
+    if not saved_model.is_dir():
+        raise ValueError(f"No export in {args.model}: {saved_model} not found. Pass the --output of an earlier run.")
+    import tensorflow_text  # noqa: F401 (registers the tokenizer ops)
+
+    serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    texts = sys.stdin.read().splitlines() if args.predict == "-" else [args.predict]
+    outputs = [] if not texts else serve(text=tf.constant(texts))["text"].numpy()
+    results = [output.decode("utf-8") for output in outputs]
+    for result in results:
+        print(result)
+    return results
+
+
+def seed_everything(seed):
+    keras.utils.set_random_seed(seed)
+    np.random.seed(seed)
