@@ -40,7 +40,9 @@ def parse_args(argv=None):
     parser.add_argument("--embedding-dim", type=int, default=128, help="embedding size")
     parser.add_argument("--source-length", type=int, default=60, help="source tokens")
     parser.add_argument("--target-length", type=int, default=16, help="output tokens")
-    parser.add_argument("--batch-sizes", default="1,64", help="comma-separated batch sizes")
+    parser.add_argument(
+        "--batch-sizes", default="1,64", help="comma-separated batch sizes"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure")
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats")
     return parser.parse_args(argv)
@@ -130,7 +132,7 @@ def main(argv=None):
         f"source {args.source_length}, output {args.target_length} tokens; "
         f"median of {args.repeats} runs\n"
     )
-    print(f"| batch | method | sentences/s | vs keras.io pattern |\n|---|---|---|---|")
+    print("| batch | method | sentences/s | vs keras.io pattern |\n|---|---|---|---|")
     rng = np.random.default_rng(0)
     for batch_size in [int(size) for size in args.batch_sizes.split(",")]:
         source_ids = rng.integers(

@@ -48,34 +48,18 @@ def main(argv=None):
     ## Data
     pairs = recipe.load_splits(args)
     tokenizer = recipe.tokenizer_for(args, pairs["train"])
-    train = recipe.batches(args, pairs["train"], tokenizer, shuffle=True)
-    validation = recipe.batches(args, pairs["validation"], tokenizer, shuffle=False)
 
     ## Baseline: the first k words of the description
-    lead_words = metrics.median_words([target for _, target in pairs["train"]])
-    test_sources = [source for source, _ in pairs["test"]]
-    test_references = [target for _, target in pairs["test"]]
-    rows = {
-        f"lead-{lead_words}": metrics.score(
-            METRIC, metrics.lead(test_sources, lead_words), test_references
-        )
-    }
+    k = metrics.median_words([target for _, target in pairs["train"]])
+    sources, references = zip(*pairs["test"], strict=True)
+    rows = {f"lead-{k}": metrics.score(METRIC, metrics.lead(sources, k), references)}
 
-    ## Model, training and evaluation; the plain seq2seq beside it if asked
-    attentions = [args.attention] + ([None] if args.compare_no_attention and args.attention else [])
-    for attention in attentions:
-        name = f"seq2seq + {attention} attention" if attention else "seq2seq, no attention"
-        model = recipe.build_model(args, tokenizer.vocab_size, attention)
-        history, minutes = recipe.fit(model, args, train, validation, run_name=attention or "none")
-        rows[name], outputs = recipe.evaluate(model, tokenizer, pairs["test"], args, METRIC)
-        if attention == args.attention:
-            best = (model, history, minutes, outputs)
+    ## Model: train, generate, score
+    model_rows, trained = recipe.train_and_score(args, tokenizer, pairs, METRIC)
+    rows.update(model_rows)
 
     ## Show and export
-    model, history, minutes, outputs = best
-    return recipe.finish(
-        "summarize", args, model, tokenizer, pairs, history, minutes, rows, outputs, METRIC
-    )
+    return recipe.finish("summarize", args, tokenizer, pairs, rows, trained, METRIC)
 
 
 if __name__ == "__main__":

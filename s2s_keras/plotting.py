@@ -46,7 +46,13 @@ def plot_attention(examples, path):
     )
     for axis, example in zip(axes[:, 0], examples, strict=True):
         weights = np.asarray(example["weights"])
-        axis.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=max(weights.max(), 1e-6))
+        axis.imshow(
+            weights,
+            cmap="viridis",
+            aspect="auto",
+            vmin=0.0,
+            vmax=max(weights.max(), 1e-6),
+        )
         axis.set_xticks(range(len(example["source_tokens"])))
         axis.set_xticklabels(example["source_tokens"], rotation=90, fontsize=7)
         axis.set_yticks(range(len(example["output_tokens"])))

@@ -89,8 +89,12 @@ def parse_args(argv, description, defaults):
         help="your own pairs: a .jsonl, .tsv or .csv file (or .gz), split "
         "90/5/5 by a hash of the source text",
     )
-    group.add_argument("--source-field", default="source", help="source field or column of --data")
-    group.add_argument("--target-field", default="target", help="target field or column of --data")
+    group.add_argument(
+        "--source-field", default="source", help="source field or column of --data"
+    )
+    group.add_argument(
+        "--target-field", default="target", help="target field or column of --data"
+    )
     group.add_argument("--tfds", help="a TensorFlow Datasets name, e.g. cnn_dailymail")
     group.add_argument(
         "--corpus",
@@ -98,7 +102,9 @@ def parse_args(argv, description, defaults):
         help=f"built-in corpus when neither --data nor --tfds is given (default: {defaults['corpus']})",
     )
     group.add_argument(
-        "--max-train-pairs", type=positive_int, help="use at most this many training pairs"
+        "--max-train-pairs",
+        type=positive_int,
+        help="use at most this many training pairs",
     )
     group.add_argument(
         "--eval-pairs",
@@ -107,42 +113,139 @@ def parse_args(argv, description, defaults):
         help="test pairs scored at the end (default: %(default)s)",
     )
     group.add_argument(
-        "--vocab-size", type=positive_int, default=defaults.get("vocab_size", 8000),
+        "--vocab-size",
+        type=positive_int,
+        default=defaults.get("vocab_size", 8000),
         help="subword vocabulary size, shared by source and target (default: %(default)s)",
     )
     group.add_argument(
-        "--max-source-length", type=positive_int, default=defaults.get("max_source_length", 96),
+        "--max-source-length",
+        type=positive_int,
+        default=defaults.get("max_source_length", 96),
         help="source subwords kept; the rest is cut (default: %(default)s)",
     )
     group.add_argument(
-        "--max-target-length", type=positive_int, default=defaults.get("max_target_length", 24),
+        "--max-target-length",
+        type=positive_int,
+        default=defaults.get("max_target_length", 24),
         help="target subwords at most, in training and generation (default: %(default)s)",
     )
     group = parser.add_argument_group("model")
-    group.add_argument("--embedding-dim", type=positive_int, default=defaults.get("embedding_dim", 128), help="embedding size (default: %(default)s)")
-    group.add_argument("--units", type=positive_int, default=defaults.get("units", 256), help="LSTM state size (default: %(default)s)")
-    group.add_argument("--layers", type=positive_int, default=defaults.get("layers", 1), help="LSTM layers in encoder and decoder (default: %(default)s)")
-    group.add_argument("--bidirectional", action="store_true", default=defaults.get("bidirectional", False), help="read the source both ways")
-    group.add_argument("--attention", choices=["dot", "general", "concat", "none"], default=defaults.get("attention", "dot"), help="Luong score, or none for the plain seq2seq (default: %(default)s)")
-    group.add_argument("--input-feeding", action="store_true", help="Luong input feeding (slower: the decoder runs step by step)")
-    group.add_argument("--dropout", type=rate, default=defaults.get("dropout", 0.1), help="dropout rate (default: %(default)s)")
+    group.add_argument(
+        "--embedding-dim",
+        type=positive_int,
+        default=defaults.get("embedding_dim", 128),
+        help="embedding size (default: %(default)s)",
+    )
+    group.add_argument(
+        "--units",
+        type=positive_int,
+        default=defaults.get("units", 256),
+        help="LSTM state size (default: %(default)s)",
+    )
+    group.add_argument(
+        "--layers",
+        type=positive_int,
+        default=defaults.get("layers", 1),
+        help="LSTM layers in encoder and decoder (default: %(default)s)",
+    )
+    group.add_argument(
+        "--bidirectional",
+        action="store_true",
+        default=defaults.get("bidirectional", False),
+        help="read the source both ways",
+    )
+    group.add_argument(
+        "--attention",
+        choices=["dot", "general", "concat", "none"],
+        default=defaults.get("attention", "dot"),
+        help="Luong score, or none for the plain seq2seq (default: %(default)s)",
+    )
+    group.add_argument(
+        "--input-feeding",
+        action="store_true",
+        help="Luong input feeding (slower: the decoder runs step by step)",
+    )
+    group.add_argument(
+        "--dropout",
+        type=rate,
+        default=defaults.get("dropout", 0.1),
+        help="dropout rate (default: %(default)s)",
+    )
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=positive_int, default=defaults.get("epochs", 10), help="epochs at most (default: %(default)s)")
-    group.add_argument("--batch-size", type=positive_int, default=defaults.get("batch_size", 64), help="pairs per batch (default: %(default)s)")
-    group.add_argument("--learning-rate", type=positive_float, default=defaults.get("learning_rate", 2e-3), help="Adam learning rate (default: %(default)s)")
-    group.add_argument("--time-budget", type=positive_float, default=defaults.get("time_budget", 20.0), help="minutes of training at most; stops after the epoch that passes it (default: %(default)s)")
-    group.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    group.add_argument("--compare-no-attention", action="store_true", help="also train and score the plain seq2seq with the same settings")
+    group.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=defaults.get("epochs", 10),
+        help="epochs at most (default: %(default)s)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=defaults.get("batch_size", 64),
+        help="pairs per batch (default: %(default)s)",
+    )
+    group.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=defaults.get("learning_rate", 2e-3),
+        help="Adam learning rate (default: %(default)s)",
+    )
+    group.add_argument(
+        "--time-budget",
+        type=positive_float,
+        default=defaults.get("time_budget", 20.0),
+        help="minutes of training at most; stops after the epoch that passes it (default: %(default)s)",
+    )
+    group.add_argument(
+        "--seed", type=int, default=0, help="random seed (default: %(default)s)"
+    )
+    group.add_argument(
+        "--compare-no-attention",
+        action="store_true",
+        help="also train and score the plain seq2seq with the same settings",
+    )
     group = parser.add_argument_group("generation")
-    group.add_argument("--decoder", choices=["greedy", "beam", "sample"], default=defaults.get("decoder", "greedy"), help="search used for scoring and in the export (default: %(default)s)")
-    group.add_argument("--beam-width", type=positive_int, default=4, help="beam width (default: %(default)s)")
-    group.add_argument("--length-penalty", type=float, default=0.6, help="GNMT length penalty alpha for beam search (default: %(default)s)")
+    group.add_argument(
+        "--decoder",
+        choices=["greedy", "beam", "sample"],
+        default=defaults.get("decoder", "greedy"),
+        help="search used for scoring and in the export (default: %(default)s)",
+    )
+    group.add_argument(
+        "--beam-width",
+        type=positive_int,
+        default=4,
+        help="beam width (default: %(default)s)",
+    )
+    group.add_argument(
+        "--length-penalty",
+        type=float,
+        default=0.6,
+        help="GNMT length penalty alpha for beam search (default: %(default)s)",
+    )
     group = parser.add_argument_group("output")
-    group.add_argument("--output", type=pathlib.Path, default=pathlib.Path(defaults["output"]), help="where the model, logs, plots and export go (default: %(default)s)")
-    group.add_argument("--quick", action="store_true", help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch")
+    group.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=pathlib.Path(defaults["output"]),
+        help="where the model, logs, plots and export go (default: %(default)s)",
+    )
+    group.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch",
+    )
     group = parser.add_argument_group("prediction from an existing export")
-    group.add_argument("--model", type=pathlib.Path, help="an export directory (the --output of an earlier run)")
-    group.add_argument("--predict", help="text to run through --model; '-' reads one text per line from standard input")
+    group.add_argument(
+        "--model",
+        type=pathlib.Path,
+        help="an export directory (the --output of an earlier run)",
+    )
+    group.add_argument(
+        "--predict",
+        help="text to run through --model; '-' reads one text per line from standard input",
+    )
     for name, value in defaults.get("extra_flags", {}).items():
         add(f"--{name}", **value)
     args = parser.parse_args(argv)
@@ -152,7 +255,10 @@ def parse_args(argv, description, defaults):
         parser.error("give --data or --tfds, not both")
     if args.quick:
         args.epochs, args.units, args.embedding_dim, args.layers = 1, 64, 32, 1
-        args.vocab_size, args.eval_pairs = min(args.vocab_size, 1000), min(args.eval_pairs, QUICK["test"])
+        args.vocab_size, args.eval_pairs = (
+            min(args.vocab_size, 1000),
+            min(args.eval_pairs, QUICK["test"]),
+        )
     args.attention = None if args.attention == "none" else args.attention
     return args
 
@@ -173,10 +279,22 @@ def log(message):
 # -- Data ------------------------------------------------------------------
 
 
-def load_splits(args, **corpus_options):
-    """Train / validation / test lists of `(source, target)` Python strings."""
+def load_splits(args, combine=None, **corpus_options):
+    """Train / validation / test lists of `(source, target)` Python strings.
+
+    Args:
+        args: the parsed flags (`--data`, `--tfds`, `--corpus`, limits).
+        combine: optional callable `args -> (sources, targets)` that reads
+            `--data` itself (to join several fields into the source).
+        **corpus_options: options of the built-in corpus, e.g. `lang="fr"`.
+    """
     if args.data:
-        sources, targets = data.read_pairs(args.data, args.source_field, args.target_field, log=log)
+        if combine is not None:
+            sources, targets = combine(args)
+        else:
+            sources, targets = data.read_pairs(
+                args.data, args.source_field, args.target_field, log=log
+            )
         splits = {"train": [], "validation": [], "test": []}
         for pair in zip(sources, targets, strict=True):
             splits[split_of(pair[0])].append(pair)
@@ -185,12 +303,15 @@ def load_splits(args, **corpus_options):
         for split in ("train", "validation", "test"):
             if args.tfds:
                 dataset = data.load_tfds(
-                    args.tfds, split,
+                    args.tfds,
+                    split,
                     None if args.source_field == "source" else args.source_field,
                     None if args.target_field == "target" else args.target_field,
                 )
             else:
-                dataset = data.load_corpus(args.corpus, split, log=log, **corpus_options)
+                dataset = data.load_corpus(
+                    args.corpus, split, log=log, **corpus_options
+                )
             splits[split] = [
                 (source.decode("utf-8"), target.decode("utf-8"))
                 for source, target in dataset.as_numpy_iterator()
@@ -199,14 +320,19 @@ def load_splits(args, **corpus_options):
         random.Random(0).shuffle(split_pairs)
     limits = dict(QUICK) if args.quick else {}
     if args.max_train_pairs:
-        limits["train"] = min(limits.get("train", args.max_train_pairs), args.max_train_pairs)
+        limits["train"] = min(
+            limits.get("train", args.max_train_pairs), args.max_train_pairs
+        )
     limits["test"] = min(limits.get("test", args.eval_pairs), args.eval_pairs)
     for split, limit in limits.items():
         splits[split] = splits[split][:limit]
     for split, pairs in splits.items():
         if not pairs:
             raise ValueError(f"The {split} split is empty: more data is needed.")
-    log("Pairs: " + ", ".join(f"{split} {len(pairs)}" for split, pairs in splits.items()))
+    log(
+        "Pairs: "
+        + ", ".join(f"{split} {len(pairs)}" for split, pairs in splits.items())
+    )
     return splits
 
 
@@ -226,7 +352,9 @@ def tokenizer_for(args, train_pairs):
         return SubwordTokenizer.load(folder)
     log(f"Learning a {args.vocab_size}-piece subword vocabulary ...")
     texts = [text for pair in train_pairs for text in pair]
-    tokenizer = SubwordTokenizer.train(texts, vocab_size=args.vocab_size, seed=args.seed)
+    tokenizer = SubwordTokenizer.train(
+        texts, vocab_size=args.vocab_size, seed=args.seed
+    )
     tokenizer.save(folder)
     return tokenizer
 
@@ -322,7 +450,11 @@ def read_history(path):
 
     with open(path, encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+    return {
+        key: [float(row[key]) for row in rows]
+        for key in (rows[0] if rows else {})
+        if key != "epoch"
+    }
 
 
 # -- Evaluation ------------------------------------------------------------
@@ -365,23 +497,59 @@ def evaluate(model, tokenizer, test_pairs, args, metric):
 
 def attention_examples(model, tokenizer, sources, args):
     """Source pieces, output pieces and weights for a few sources (for plots)."""
-    generator = Generator(model, **{**generator_options(args), "return_attention": True})
+    generator = Generator(
+        model, **{**generator_options(args), "return_attention": True}
+    )
     examples = []
     for source in sources:
-        ids = tokenizer.tokenize([source])[:, : min(args.max_source_length, 40)].to_tensor()
+        ids = tokenizer.tokenize([source])[
+            :, : min(args.max_source_length, 40)
+        ].to_tensor()
         outputs = generator(ids)
         target_ids = outputs["target_ids"].numpy()[0]
         length = int((target_ids != PAD_ID).sum())
+        weights = outputs["attention"].numpy()[0, :length]  # (T, S)
+        output_tokens = tokenizer.id_to_token(target_ids[:length]).numpy()
+        if not length:  # an empty output: one blank row
+            weights, output_tokens = np.zeros((1, ids.shape[1])), [b"(empty)"]
         examples.append(
             {
-                "source_tokens": [p.decode("utf-8") for p in tokenizer.id_to_token(ids[0]).numpy()],
-                "output_tokens": [
-                    p.decode("utf-8") for p in tokenizer.id_to_token(target_ids[:length]).numpy()
-                ] or ["(empty)"],
-                "weights": outputs["attention"].numpy()[0, : max(length, 1)],
+                "source_tokens": [
+                    p.decode("utf-8") for p in tokenizer.id_to_token(ids[0]).numpy()
+                ],
+                "output_tokens": [p.decode("utf-8") for p in output_tokens],
+                "weights": weights,
             }
         )
     return examples
+
+
+def train_and_score(args, tokenizer, pairs, metric):
+    """Trains the model (and the plain seq2seq with --compare-no-attention).
+
+    Returns:
+        `(rows, trained)`: rows maps a system name to its test scores;
+        trained is `(model, history, minutes, outputs)` of the main model.
+    """
+    train = batches(args, pairs["train"], tokenizer, shuffle=True)
+    validation = batches(args, pairs["validation"], tokenizer, shuffle=False)
+    attentions = [args.attention]
+    if args.compare_no_attention and args.attention:
+        attentions.append(None)
+    rows, trained = {}, None
+    for attention in attentions:
+        name = (
+            f"seq2seq + {attention} attention" if attention else "seq2seq, no attention"
+        )
+        log(f"Training {name} ...")
+        model = build_model(args, tokenizer.vocab_size, attention)
+        history, minutes = fit(
+            model, args, train, validation, run_name=attention or "none"
+        )
+        rows[name], outputs = evaluate(model, tokenizer, pairs["test"], args, metric)
+        if trained is None:
+            trained = (model, history, minutes, outputs)
+    return rows, trained
 
 
 # -- Showing and exporting -------------------------------------------------
@@ -390,9 +558,16 @@ def attention_examples(model, tokenizer, sources, args):
 def print_table(title, rows):
     """Prints `rows` (name -> scores dict) as a Markdown table; returns it."""
     names = list(next(iter(rows.values())))
-    lines = [f"| {title} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = [
+        f"| {title} | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
     for system, scores in rows.items():
-        lines.append(f"| {system} | " + " | ".join(f"{scores[name]:.1f}" for name in names) + " |")
+        lines.append(
+            f"| {system} | "
+            + " | ".join(f"{scores[name]:.1f}" for name in names)
+            + " |"
+        )
     table = "\n".join(lines)
     log("\n" + table + "\n")
     return table
@@ -400,7 +575,9 @@ def print_table(title, rows):
 
 def print_examples(test_pairs, outputs, count=5):
     examples = []
-    for (source, reference), output in list(zip(test_pairs, outputs, strict=True))[:count]:
+    for (source, reference), output in list(zip(test_pairs, outputs, strict=True))[
+        :count
+    ]:
         log(f"SOURCE:    {source[:300]}\nREFERENCE: {reference}\nOUTPUT:    {output}\n")
         examples.append({"source": source, "reference": reference, "output": output})
     return examples
@@ -409,15 +586,15 @@ def print_examples(test_pairs, outputs, count=5):
 def model_card(task, args, results, table, minutes, pairs):
     return f"""# s2s_keras {task} model
 
-Trained by `recipes/{task}.py` ({'--quick smoke run' if args.quick else 'full run'}).
+Trained by `recipes/{task}.py` ({"--quick smoke run" if args.quick else "full run"}).
 
-- Data: {args.data or args.tfds or args.corpus}; pairs: {', '.join(f'{k} {len(v)}' for k, v in pairs.items())}.
-- Model: LSTM encoder-decoder, attention {args.attention or 'none'}, {args.layers} layer(s) of {args.units} units,
-  embeddings {args.embedding_dim}, subword vocabulary {args.vocab_size}{', bidirectional encoder' if args.bidirectional else ''}.
+- Data: {args.data or args.tfds or args.corpus}; pairs: {", ".join(f"{k} {len(v)}" for k, v in pairs.items())}.
+- Model: LSTM encoder-decoder, attention {args.attention or "none"}, {args.layers} layer(s) of {args.units} units,
+  embeddings {args.embedding_dim}, subword vocabulary {args.vocab_size}{", bidirectional encoder" if args.bidirectional else ""}.
 - Training: {minutes:.1f} minutes, batch {args.batch_size}, Adam {args.learning_rate:g}, seed {args.seed}.
 - Generation: {args.decoder}, at most {args.max_target_length} subwords.
 
-## Scores on the test split ({len(pairs['test'])} pairs)
+## Scores on the test split ({len(pairs["test"])} pairs)
 
 {table}
 
@@ -438,8 +615,9 @@ for fine-tuning.
 """
 
 
-def finish(task, args, model, tokenizer, pairs, history, minutes, rows, outputs, metric):
+def finish(task, args, tokenizer, pairs, rows, trained, metric):
     """Table, examples, plots, metrics.json, model card and the export."""
+    model, history, minutes, outputs = trained
     title = {"rouge": "ROUGE F1", "bleu": "BLEU / chrF"}[metric]
     table = print_table(title, rows)
     examples = print_examples(pairs["test"], outputs)
@@ -448,7 +626,8 @@ def finish(task, args, model, tokenizer, pairs, history, minutes, rows, outputs,
     if args.attention:
         sources = [source for source, _ in pairs["test"][:3]]
         plotting.plot_attention(
-            attention_examples(model, tokenizer, sources, args), args.output / "attention.png"
+            attention_examples(model, tokenizer, sources, args),
+            args.output / "attention.png",
         )
     summary = {
         "task": task,
@@ -457,7 +636,10 @@ def finish(task, args, model, tokenizer, pairs, history, minutes, rows, outputs,
         "training_minutes": round(minutes, 2),
         "epochs": len(history.get("loss", [])),
         "pairs": {split: len(split_pairs) for split, split_pairs in pairs.items()},
-        "config": {key: str(value) if isinstance(value, pathlib.Path) else value for key, value in vars(args).items()},
+        "config": {
+            key: str(value) if isinstance(value, pathlib.Path) else value
+            for key, value in vars(args).items()
+        },
         "examples": examples,
     }
     metrics_text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
@@ -473,7 +655,9 @@ def finish(task, args, model, tokenizer, pairs, history, minutes, rows, outputs,
         },
         **generator_options(args),
     )
-    log(f"Done: {args.output}/ holds saved_model/, model.tflite, model.keras, tokenizer/, metrics.json, README.md and plots.")
+    log(
+        f"Done: {args.output}/ holds saved_model/, model.tflite, model.keras, tokenizer/, metrics.json, README.md and plots."
+    )
     return summary
 
 
@@ -481,7 +665,9 @@ def predict(args):
     """Prints the output for `--predict TEXT` (or each line of stdin for '-')."""
     saved_model = args.model / "saved_model"
     if not saved_model.is_dir():
-        raise ValueError(f"No export in {args.model}: {saved_model} not found. Pass the --output of an earlier run.")
+        raise ValueError(
+            f"No export in {args.model}: {saved_model} not found. Pass the --output of an earlier run."
+        )
     import tensorflow_text  # noqa: F401 (registers the tokenizer ops)
 
     serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]

@@ -1,0 +1,137 @@
+"""Every recipe end to end on a small file, then used through its export."""
+
+import importlib.util
+import io
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+RECIPES = pathlib.Path(__file__).parents[2] / "recipes"
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+
+
+def load_recipe(name):
+    spec = importlib.util.spec_from_file_location(name, RECIPES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    """600 pairs: the target is the first three words of the source."""
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
+    with open(path, "w") as file:
+        for _ in range(600):
+            source = " ".join(rng.choice(WORDS, size=rng.integers(4, 12)))
+            row = {
+                "text": source,
+                "summary": " ".join(source.split()[:3]),
+                "context": "c",
+            }
+            file.write(json.dumps(row) + "\n")
+    return path
+
+
+def quick_args(pairs_file, output):
+    return [
+        "--data", str(pairs_file), "--source-field", "text", "--target-field", "summary",
+        "--quick", "--output", str(output), "--vocab-size", "320",
+        "--max-source-length", "24", "--max-target-length", "8", "--eval-pairs", "20",
+    ]  # fmt: skip
+
+
+def check_output(output, metric_names):
+    names = {path.name for path in output.iterdir()}
+    expected = {"saved_model", "model.tflite", "model.keras", "tokenizer", "metrics.json",
+                "README.md", "training_curves.png", "attention.png", "export.json"}  # fmt: skip
+    assert expected <= names, expected - names
+    results = json.loads((output / "metrics.json").read_text())
+    assert len(results["scores"]) == 2  # the baseline and the model
+    for scores in results["scores"].values():
+        assert set(scores) == set(metric_names)
+        assert all(0.0 <= value <= 100.0 for value in scores.values())
+    assert len(results["examples"]) == 5
+    assert results["pairs"]["test"] <= 20
+    assert "Scores on the test split" in (output / "README.md").read_text()
+    return results
+
+
+def test_summarize_end_to_end_then_predict(pairs_file, tmp_path, monkeypatch, capsys):
+    summarize = load_recipe("summarize")
+    output = tmp_path / "summarize"
+    summarize.main(quick_args(pairs_file, output))
+    results = check_output(output, ["rouge1", "rouge2", "rougeL"])
+    assert any(name.startswith("lead-") for name in results["scores"])
+
+    capsys.readouterr()
+    printed = summarize.main(
+        ["--model", str(output), "--predict", "alpha beta gamma delta"]
+    )
+    assert len(printed) == 1 and capsys.readouterr().out.strip() == printed[0]
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("alpha beta\n\nkappa mu eta\n"))
+    assert len(summarize.main(["--model", str(output), "--predict", "-"])) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, metric_names, extra",
+    [
+        ("translate", ["bleu", "chrf"], []),
+        ("paraphrase", ["bleu", "chrf"], []),
+        ("qa", ["rouge1", "rouge2", "rougeL"], ["--context-field", "context"]),
+    ],
+)
+def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extra):
+    recipe = load_recipe(name)
+    recipe.main(quick_args(pairs_file, tmp_path / name) + extra)
+    check_output(tmp_path / name, metric_names)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "no/such/file.jsonl"], "error: No such file: no/such/file.jsonl"),
+        (
+            ["--model", "no/such/export", "--predict", "x"],
+            "error: No export in no/such/export",
+        ),
+        (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+        (["--dropout", "1.5"], r"argument --dropout: expected a number in \[0, 1\)"),
+        (["--attention", "bahdanau"], "argument --attention: invalid choice"),
+        (["--predict", "x"], "--model and --predict go together"),
+    ],
+)
+def test_bad_flags_exit_2_without_traceback(argv, message, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(RECIPES / "summarize.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    import re
+
+    assert re.search(message, result.stderr), result.stderr[-1000:]
+
+
+def test_help_explains_every_flag():
+    result = subprocess.run(
+        [sys.executable, str(RECIPES / "summarize.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    for flag in ["--data", "--tfds", "--epochs", "--batch-size", "--attention", "--decoder",
+                 "--beam-width", "--output", "--seed", "--quick", "--predict", "--time-budget"]:  # fmt: skip
+        assert flag in result.stdout
+    assert "lead baseline" in result.stdout
