@@ -139,11 +139,11 @@ def main(argv=None):
             4, args.vocab_size, (batch_size, args.source_length)
         ).astype("int32")
         rows = {
-            "keras.io predict loop": lambda: keras_io_decode(
-                encoder_model, decoder_model, source_ids, args.target_length
+            "keras.io predict loop": lambda ids=source_ids: keras_io_decode(
+                encoder_model, decoder_model, ids, args.target_length
             ),
-            "eager step loop (attention)": lambda: eager_decode(
-                models["attention"], source_ids, args.target_length
+            "eager step loop (attention)": lambda ids=source_ids: eager_decode(
+                models["attention"], ids, args.target_length
             ),
         }
         for name, model in models.items():
@@ -152,7 +152,7 @@ def main(argv=None):
                     model, max_length=args.target_length, method=method, **options
                 )
                 rows[f"s2s_keras {method}{'-4' if options else ''} ({name})"] = (
-                    lambda generator=generator: generator(source_ids)
+                    lambda generator=generator, ids=source_ids: generator(ids)
                 )
         baseline = None
         for name, function in rows.items():
