@@ -393,16 +393,20 @@ def build_model(args, vocab_size, attention):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training after the first epoch that ends past `minutes`."""
+    """Stops training once `minutes` have passed, mid-epoch if need be.
+
+    Keras then still validates the model on the partial epoch, so early
+    stopping and the backup see it.
+    """
 
     def __init__(self, minutes):
         super().__init__()
         self.minutes = minutes
         self.start = time.monotonic()
 
-    def on_epoch_end(self, epoch, logs=None):
-        if (time.monotonic() - self.start) / 60.0 > self.minutes:
-            log(f"Time budget of {self.minutes:g} minutes reached: stopping.")
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and (time.monotonic() - self.start) / 60.0 > self.minutes:
+            log(f"\nTime budget of {self.minutes:g} minutes reached: stopping.")
             self.model.stop_training = True
 
 
