@@ -21,14 +21,23 @@ from s2s_keras.text import SubwordTokenizer  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=64, help="pairs per batch")
-    parser.add_argument("--max-source-length", type=int, default=96, help="source subwords kept")
-    parser.add_argument("--max-target-length", type=int, default=24, help="target subwords kept")
+    parser.add_argument(
+        "--max-source-length", type=int, default=96, help="source subwords kept"
+    )
+    parser.add_argument(
+        "--max-target-length", type=int, default=24, help="target subwords kept"
+    )
     args = parser.parse_args(argv)
     train = load_corpus("debian_descriptions", "train")
     sample = train.take(20_000).as_numpy_iterator()
-    tokenizer = SubwordTokenizer.train((t.decode() for pair in sample for t in pair), 8000)
+    tokenizer = SubwordTokenizer.train(
+        (t.decode() for pair in sample for t in pair), 8000
+    )
     print("| batching | padding share of ids |\n|---|---|")
-    for name, bucket in [("bucketed by source length", True), ("padded to longest in batch", False)]:
+    for name, bucket in [
+        ("bucketed by source length", True),
+        ("padded to longest in batch", False),
+    ]:
         batches = make_batches(
             train,
             tokenizer,

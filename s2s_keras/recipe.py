@@ -65,14 +65,201 @@ def rate(text):
     return value
 
 
+# (group, flag, type, built-in default, help); a recipe's DEFAULTS override the
+# defaults by the flag's name with underscores. `bool` flags are switches.
+FLAGS = [
+    (
+        "data",
+        "--data",
+        pathlib.Path,
+        None,
+        "your own pairs: a .jsonl, .tsv or .csv file (or .gz), split 90/5/5 by a hash of the source text",
+    ),
+    (
+        "data",
+        "--source-field",
+        str,
+        "source",
+        "source field or column of --data (default: %(default)s)",
+    ),
+    (
+        "data",
+        "--target-field",
+        str,
+        "target",
+        "target field or column of --data (default: %(default)s)",
+    ),
+    (
+        "data",
+        "--tfds",
+        str,
+        None,
+        "a TensorFlow Datasets name, e.g. cnn_dailymail, instead of the built-in corpus",
+    ),
+    (
+        "data",
+        "--corpus",
+        str,
+        None,
+        "built-in corpus used when neither --data nor --tfds is given (default: %(default)s)",
+    ),
+    (
+        "data",
+        "--max-train-pairs",
+        positive_int,
+        None,
+        "use at most this many training pairs",
+    ),
+    (
+        "data",
+        "--eval-pairs",
+        positive_int,
+        1000,
+        "test pairs scored at the end (default: %(default)s)",
+    ),
+    (
+        "data",
+        "--vocab-size",
+        positive_int,
+        8000,
+        "subword vocabulary size, shared by source and target (default: %(default)s)",
+    ),
+    (
+        "data",
+        "--max-source-length",
+        positive_int,
+        96,
+        "source subwords kept; the rest is cut (default: %(default)s)",
+    ),
+    (
+        "data",
+        "--max-target-length",
+        positive_int,
+        24,
+        "target subwords at most, in training and generation (default: %(default)s)",
+    ),
+    (
+        "model",
+        "--embedding-dim",
+        positive_int,
+        128,
+        "embedding size (default: %(default)s)",
+    ),
+    ("model", "--units", positive_int, 256, "LSTM state size (default: %(default)s)"),
+    (
+        "model",
+        "--layers",
+        positive_int,
+        1,
+        "LSTM layers in encoder and decoder (default: %(default)s)",
+    ),
+    ("model", "--bidirectional", bool, False, "read the source both ways"),
+    (
+        "model",
+        "--attention",
+        ["dot", "general", "concat", "none"],
+        "dot",
+        "Luong score, or none for the plain seq2seq (default: %(default)s)",
+    ),
+    (
+        "model",
+        "--input-feeding",
+        bool,
+        False,
+        "Luong input feeding (slower: the decoder then runs step by step)",
+    ),
+    ("model", "--dropout", rate, 0.1, "dropout rate (default: %(default)s)"),
+    ("training", "--epochs", positive_int, 10, "epochs at most (default: %(default)s)"),
+    (
+        "training",
+        "--batch-size",
+        positive_int,
+        64,
+        "pairs per batch (default: %(default)s)",
+    ),
+    (
+        "training",
+        "--learning-rate",
+        positive_float,
+        2e-3,
+        "Adam learning rate; gradients are clipped to norm 1 (default: %(default)s)",
+    ),
+    (
+        "training",
+        "--time-budget",
+        positive_float,
+        20.0,
+        "minutes of training at most, for each model trained (default: %(default)s)",
+    ),
+    ("training", "--seed", int, 0, "random seed (default: %(default)s)"),
+    (
+        "training",
+        "--compare-no-attention",
+        bool,
+        False,
+        "also train and score the plain seq2seq with the same settings",
+    ),
+    (
+        "generation",
+        "--decoder",
+        ["greedy", "beam", "sample"],
+        "greedy",
+        "search used for scoring and in the export (default: %(default)s)",
+    ),
+    (
+        "generation",
+        "--beam-width",
+        positive_int,
+        4,
+        "beam width (default: %(default)s)",
+    ),
+    (
+        "generation",
+        "--length-penalty",
+        float,
+        0.6,
+        "GNMT length penalty alpha of beam search (default: %(default)s)",
+    ),
+    (
+        "output",
+        "--output",
+        pathlib.Path,
+        None,
+        "where the model, logs, plots and export go (default: %(default)s)",
+    ),
+    (
+        "output",
+        "--quick",
+        bool,
+        False,
+        "a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch",
+    ),
+    (
+        "prediction from an existing export",
+        "--model",
+        pathlib.Path,
+        None,
+        "an export directory (the --output of an earlier run)",
+    ),
+    (
+        "prediction from an existing export",
+        "--predict",
+        str,
+        None,
+        "text to run through --model; '-' reads one text per line from standard input",
+    ),
+]
+
+
 def parse_args(argv, description, defaults):
-    """The recipes' common flags; `defaults` holds the recipe's own values.
+    """The recipes' common flags (`FLAGS`) and the recipe's own.
 
     Args:
         argv: list of strings, or None for `sys.argv[1:]`.
         description: the recipe's `--help` text.
         defaults: dict flag name (with underscores) -> default value; must
-            give `corpus` and `output`.
+            give `corpus` and `output`. `extra_flags` maps more flag names to
+            `add_argument` keyword arguments.
 
     Returns:
         An `argparse.Namespace`.
@@ -81,173 +268,20 @@ def parse_args(argv, description, defaults):
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add = parser.add_argument
-    group = parser.add_argument_group("data")
-    group.add_argument(
-        "--data",
-        type=pathlib.Path,
-        help="your own pairs: a .jsonl, .tsv or .csv file (or .gz), split "
-        "90/5/5 by a hash of the source text",
-    )
-    group.add_argument(
-        "--source-field", default="source", help="source field or column of --data"
-    )
-    group.add_argument(
-        "--target-field", default="target", help="target field or column of --data"
-    )
-    group.add_argument("--tfds", help="a TensorFlow Datasets name, e.g. cnn_dailymail")
-    group.add_argument(
-        "--corpus",
-        default=defaults["corpus"],
-        help=f"built-in corpus when neither --data nor --tfds is given (default: {defaults['corpus']})",
-    )
-    group.add_argument(
-        "--max-train-pairs",
-        type=positive_int,
-        help="use at most this many training pairs",
-    )
-    group.add_argument(
-        "--eval-pairs",
-        type=positive_int,
-        default=defaults.get("eval_pairs", 1000),
-        help="test pairs scored at the end (default: %(default)s)",
-    )
-    group.add_argument(
-        "--vocab-size",
-        type=positive_int,
-        default=defaults.get("vocab_size", 8000),
-        help="subword vocabulary size, shared by source and target (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-source-length",
-        type=positive_int,
-        default=defaults.get("max_source_length", 96),
-        help="source subwords kept; the rest is cut (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-target-length",
-        type=positive_int,
-        default=defaults.get("max_target_length", 24),
-        help="target subwords at most, in training and generation (default: %(default)s)",
-    )
-    group = parser.add_argument_group("model")
-    group.add_argument(
-        "--embedding-dim",
-        type=positive_int,
-        default=defaults.get("embedding_dim", 128),
-        help="embedding size (default: %(default)s)",
-    )
-    group.add_argument(
-        "--units",
-        type=positive_int,
-        default=defaults.get("units", 256),
-        help="LSTM state size (default: %(default)s)",
-    )
-    group.add_argument(
-        "--layers",
-        type=positive_int,
-        default=defaults.get("layers", 1),
-        help="LSTM layers in encoder and decoder (default: %(default)s)",
-    )
-    group.add_argument(
-        "--bidirectional",
-        action="store_true",
-        default=defaults.get("bidirectional", False),
-        help="read the source both ways",
-    )
-    group.add_argument(
-        "--attention",
-        choices=["dot", "general", "concat", "none"],
-        default=defaults.get("attention", "dot"),
-        help="Luong score, or none for the plain seq2seq (default: %(default)s)",
-    )
-    group.add_argument(
-        "--input-feeding",
-        action="store_true",
-        help="Luong input feeding (slower: the decoder runs step by step)",
-    )
-    group.add_argument(
-        "--dropout",
-        type=rate,
-        default=defaults.get("dropout", 0.1),
-        help="dropout rate (default: %(default)s)",
-    )
-    group = parser.add_argument_group("training")
-    group.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=defaults.get("epochs", 10),
-        help="epochs at most (default: %(default)s)",
-    )
-    group.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=defaults.get("batch_size", 64),
-        help="pairs per batch (default: %(default)s)",
-    )
-    group.add_argument(
-        "--learning-rate",
-        type=positive_float,
-        default=defaults.get("learning_rate", 2e-3),
-        help="Adam learning rate (default: %(default)s)",
-    )
-    group.add_argument(
-        "--time-budget",
-        type=positive_float,
-        default=defaults.get("time_budget", 20.0),
-        help="minutes of training at most; stops after the epoch that passes it (default: %(default)s)",
-    )
-    group.add_argument(
-        "--seed", type=int, default=0, help="random seed (default: %(default)s)"
-    )
-    group.add_argument(
-        "--compare-no-attention",
-        action="store_true",
-        help="also train and score the plain seq2seq with the same settings",
-    )
-    group = parser.add_argument_group("generation")
-    group.add_argument(
-        "--decoder",
-        choices=["greedy", "beam", "sample"],
-        default=defaults.get("decoder", "greedy"),
-        help="search used for scoring and in the export (default: %(default)s)",
-    )
-    group.add_argument(
-        "--beam-width",
-        type=positive_int,
-        default=4,
-        help="beam width (default: %(default)s)",
-    )
-    group.add_argument(
-        "--length-penalty",
-        type=float,
-        default=0.6,
-        help="GNMT length penalty alpha for beam search (default: %(default)s)",
-    )
-    group = parser.add_argument_group("output")
-    group.add_argument(
-        "--output",
-        type=pathlib.Path,
-        default=pathlib.Path(defaults["output"]),
-        help="where the model, logs, plots and export go (default: %(default)s)",
-    )
-    group.add_argument(
-        "--quick",
-        action="store_true",
-        help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch",
-    )
-    group = parser.add_argument_group("prediction from an existing export")
-    group.add_argument(
-        "--model",
-        type=pathlib.Path,
-        help="an export directory (the --output of an earlier run)",
-    )
-    group.add_argument(
-        "--predict",
-        help="text to run through --model; '-' reads one text per line from standard input",
-    )
-    for name, value in defaults.get("extra_flags", {}).items():
-        add(f"--{name}", **value)
+    groups = {}
+    for group_name, flag, kind, default, help_text in FLAGS:
+        group = groups.setdefault(group_name, parser.add_argument_group(group_name))
+        default = defaults.get(flag[2:].replace("-", "_"), default)
+        if kind is bool:
+            group.add_argument(
+                flag, action="store_true", default=default, help=help_text
+            )
+        elif isinstance(kind, list):
+            group.add_argument(flag, choices=kind, default=default, help=help_text)
+        else:
+            group.add_argument(flag, type=kind, default=default, help=help_text)
+    for name, options in defaults.get("extra_flags", {}).items():
+        groups["data"].add_argument(f"--{name}", **options)
     args = parser.parse_args(argv)
     if (args.model is None) != (args.predict is None):
         parser.error("--model and --predict go together")
@@ -405,22 +439,26 @@ class TimeBudget(keras.callbacks.Callback):
         self.start = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self.model.stop_training and (time.monotonic() - self.start) / 60.0 > self.minutes:
+        if (
+            not self.model.stop_training
+            and (time.monotonic() - self.start) / 60.0 > self.minutes
+        ):
             log(f"\nTime budget of {self.minutes:g} minutes reached: stopping.")
             self.model.stop_training = True
 
 
-def fit(model, args, train, validation, run_name):
-    """Compiles and trains `model`; resumes from a backup in the output folder.
+def fit(model, args, train, validation, run_name, compile=True):
+    """Compiles (unless told not to) and trains `model`; resumes from a backup.
 
     Returns:
         `(history dict, minutes spent)`.
     """
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     run_folder = args.output / "runs" / run_name
     backup = run_folder / "backup"
     if backup.is_dir() and any(backup.iterdir()):
@@ -554,6 +592,29 @@ def train_and_score(args, tokenizer, pairs, metric):
         if trained is None:
             trained = (model, history, minutes, outputs)
     return rows, trained
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """Adds `val_<metric>` scores (ROUGE or BLEU) to the logs at each epoch end.
+
+    For searches whose objective is the task's own score, not the loss.
+    """
+
+    def __init__(self, tokenizer, pairs, args, metric):
+        super().__init__()
+        self.tokenizer, self.pairs, self.args, self.metric = (
+            tokenizer,
+            pairs,
+            args,
+            metric,
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores, _ = evaluate(
+            self.model, self.tokenizer, self.pairs, self.args, self.metric
+        )
+        for name, value in scores.items():
+            logs[f"val_{name}"] = value
 
 
 # -- Showing and exporting -------------------------------------------------
