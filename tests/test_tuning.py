@@ -151,3 +151,17 @@ def test_chief_and_two_workers_account_for_every_trial(pairs_file, tmp_path):  #
         if json.loads((tmp_path / "trials" / trial / "trial.json").read_text())["status"] == "COMPLETED"
     ]  # fmt: skip
     assert len(finished) == 4, (finished, oracle)
+
+
+@pytest.mark.slow
+def test_score_objective_and_export_of_the_best(pairs_file, tmp_path):  # noqa: F811
+    tune = load_tune()
+    args = tune_args(pairs_file, tmp_path / "search")
+    args[args.index("--max-trials") + 1] = "1"
+    tune.main([*args, "--objective", "val_rougeL", "--export", str(tmp_path / "best")])
+    saved = json.loads((tmp_path / "search" / "best_hyperparameters.json").read_text())
+    assert saved["objective"] == "val_rougeL" and 0.0 <= saved["score"] <= 100.0
+    exported = {path.name for path in (tmp_path / "best").iterdir()}
+    assert {"saved_model", "model.tflite", "model.keras", "metrics.json"} <= exported
+    metrics = json.loads((tmp_path / "best" / "metrics.json").read_text())
+    assert set(metrics["scores"]["best trial"]) == {"rouge1", "rouge2", "rougeL"}
