@@ -181,7 +181,7 @@ def main(argv=None):
         model = hypermodel.build(best_hp)
         train, validation = make_batches(args.batch_size)
         history, minutes = recipe.fit(
-            model, args, train, validation, run_name="best", compile=False
+            model, args, train, validation, run_name="best", compile_model=False
         )
         scores, outputs = recipe.evaluate(
             model, tokenizer, pairs["test"], args, task.METRIC

@@ -447,13 +447,13 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def fit(model, args, train, validation, run_name, compile=True):
+def fit(model, args, train, validation, run_name, compile_model=True):
     """Compiles (unless told not to) and trains `model`; resumes from a backup.
 
     Returns:
         `(history dict, minutes spent)`.
     """
-    if compile:
+    if compile_model:
         model.compile(
             optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -648,7 +648,8 @@ def print_examples(test_pairs, outputs, count=5):
     return examples
 
 
-def model_card(task, args, results, table, minutes, pairs):
+def model_card(task, args, table, minutes, pairs):
+    """The export's README.md: data, size, scores, how to load it."""
     return f"""# s2s_keras {task} model
 
 Trained by `recipes/{task}.py` ({"--quick smoke run" if args.quick else "full run"}).
@@ -716,7 +717,7 @@ def finish(task, args, tokenizer, pairs, rows, trained, metric):
         max_source_length=args.max_source_length,
         extra_files={
             "metrics.json": metrics_text,
-            "README.md": model_card(task, args, rows, table, minutes, pairs),
+            "README.md": model_card(task, args, table, minutes, pairs),
         },
         **generator_options(args),
     )
