@@ -7,7 +7,7 @@ builtin ops; tokenization stays outside (ship `tokenizer.model` or
 `vocabulary.txt` beside it and tokenize on the device).
 
 Signature `serving_default`: `source_ids` int32 `(1, S)` -> `target_ids` int32
-`(1, T)`, the generated ids without `<BOS>`/`<EOS>`.
+`(1, max_length)`, the generated ids without `<BOS>`/`<EOS>`, 0-padded.
 
 The variables are frozen into constants before conversion: read inside the
 loop, they would stay resource variables that the TFLite runtime cannot read.
@@ -49,10 +49,13 @@ def convert_to_tflite(model, max_length=32, quantization=None):
 
     @tf.function(input_signature=[SOURCE_IDS])
     def greedy(source_ids):
-        outputs = decode_token_by_token(
+        ids = decode_token_by_token(
             encoder, decoder, source_ids, max_length, greedy_select()
-        )
-        return outputs["target_ids"]
+        )["target_ids"]
+        # A fixed width: an empty output (EOS first) would otherwise be a
+        # zero-size tensor, which the TFLite runtime cannot hand back.
+        ids = tf.pad(ids, [[0, 0], [0, max_length - tf.shape(ids)[1]]])
+        return tf.reshape(ids, [1, max_length])  # a static shape, with builtin ops
 
     frozen = convert_variables_to_constants_v2(greedy.get_concrete_function())
 

@@ -15,6 +15,7 @@ from s2s_keras.decoding import generate
 from s2s_keras.export import convert_to_tflite
 from s2s_keras.export import tflite_ops
 from s2s_keras.export import write_export
+from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.text import SubwordTokenizer
 from tests.text.test_tokenizer import corpus
 
@@ -171,7 +172,26 @@ def test_tflite_is_builtin_only_and_equals_generate_ids(exported):
         source_ids = source_ids.astype("int32")
         on_device = runner(source_ids=source_ids)["target_ids"]
         served = loaded.signatures["generate_ids"](source_ids=source_ids)["target_ids"]
-        np.testing.assert_array_equal(on_device, served.numpy())
+        served = np.pad(served.numpy(), [[0, 0], [0, MAX_LENGTH - served.shape[1]]])
+        assert on_device.shape == (1, MAX_LENGTH)  # fixed width, 0-padded
+        np.testing.assert_array_equal(on_device, served)
+
+
+def test_tflite_answers_an_empty_output(exported):
+    """EOS first: the file still returns (1, max_length) zeros, not a zero-size tensor."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, model, _ = exported
+    bias = model.get_layer("decoder").output_projection.bias
+    saved = bias.numpy()
+    try:
+        bias.assign(saved + 1e4 * np.eye(len(saved))[EOS_ID])
+        flatbuffer = convert_to_tflite(model, MAX_LENGTH)
+    finally:
+        bias.assign(saved)
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    ids = runner(source_ids=np.array([[5, 6, 7]], "int32"))["target_ids"]
+    np.testing.assert_array_equal(ids, np.zeros((1, MAX_LENGTH), "int32"))
 
 
 @pytest.mark.parametrize("quantization", ["dynamic_range", "float16"])
@@ -182,7 +202,7 @@ def test_quantized_tflite_runs(exported, quantization):
     flatbuffer = convert_to_tflite(model, MAX_LENGTH, quantization)
     runner = Interpreter(model_content=flatbuffer).get_signature_runner()
     ids = runner(source_ids=np.array([[5, 6, 7]], "int32"))["target_ids"]
-    assert ids.shape[0] == 1 and ids.shape[1] <= MAX_LENGTH
+    assert ids.shape == (1, MAX_LENGTH)
 
 
 def test_keras_file_reloads_trains_on_and_exports_again(exported, tmp_path):
