@@ -4,6 +4,7 @@ import keras
 
 from s2s_keras.checks import check_choice
 from s2s_keras.layers import AttentionDecoder
+from s2s_keras.layers import CopyAttentionDecoder
 from s2s_keras.layers import Decoder
 from s2s_keras.layers import Encoder
 from s2s_keras.layers.luong_attention import SCORES
@@ -19,6 +20,7 @@ def build_seq2seq(
     bidirectional=False,
     input_feeding=False,
     dropout=0.0,
+    copy=False,
     name=None,
 ):
     """Builds an encoder-decoder model for teacher-forced training.
@@ -47,6 +49,11 @@ def build_seq2seq(
         input_feeding: bool, Luong's input feeding (attention only).
             Defaults to `False`.
         dropout: float in [0, 1). Defaults to 0.
+        copy: bool, whether the decoder may also copy source tokens
+            (`CopyAttentionDecoder`, a pointer-generator; attention only, and
+            source and target must share one vocabulary). Its outputs are
+            log-probabilities, which the same loss and generation code take
+            as logits. Defaults to `False`.
         name: optional model name. Defaults to `"seq2seq_attention"` or
             `"seq2seq"`.
 
@@ -71,6 +78,13 @@ def build_seq2seq(
             "the attention context, so it needs attention. Received: "
             "input_feeding=True, attention=None"
         )
+    if copy and (attention is None or source_vocab_size != target_vocab_size):
+        raise ValueError(
+            "Invalid value for argument copy. Copying needs attention and one "
+            "vocabulary shared by source and target. Received: copy=True, "
+            f"attention={attention!r}, source_vocab_size={source_vocab_size}, "
+            f"target_vocab_size={target_vocab_size}"
+        )
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
     encoder = Encoder(
@@ -94,7 +108,8 @@ def build_seq2seq(
         )
         logits = decoder(target_ids, initial_state=final_states)
     else:
-        decoder = AttentionDecoder(
+        decoder_class = CopyAttentionDecoder if copy else AttentionDecoder
+        decoder = decoder_class(
             target_vocab_size,
             embedding_dim,
             units,
@@ -104,7 +119,10 @@ def build_seq2seq(
             dropout=dropout,
             name="decoder",
         )
-        logits = decoder(target_ids, memory, memory_mask, initial_state=final_states)
+        extra = {"source_ids": source_ids} if copy else {}
+        logits = decoder(
+            target_ids, memory, memory_mask, initial_state=final_states, **extra
+        )
     if name is None:
         name = "seq2seq" if attention is None else "seq2seq_attention"
     return keras.Model(

@@ -70,7 +70,7 @@ def beam_search(
     """
     k = beam_width
     memory, memory_mask, final_states = encoder(source_ids, training=False)
-    state = decoder.get_initial_state(final_states, memory)
+    state = decoder.get_initial_state(final_states, memory, source_ids=source_ids)
     batch_size = tf.shape(source_ids)[0]
     source_length = tf.shape(source_ids)[1]
     # Every beam of a source reads the same memory: (batch * beam, ...).

@@ -103,7 +103,7 @@ def decode_token_by_token(
         included); `"attention"` float32 `(batch, T, S)` if tracked.
     """
     memory, memory_mask, final_states = encoder(source_ids, training=False)
-    state = decoder.get_initial_state(final_states, memory)
+    state = decoder.get_initial_state(final_states, memory, source_ids=source_ids)
     batch_size = tf.shape(source_ids)[0]
     source_length = tf.shape(source_ids)[1]
 

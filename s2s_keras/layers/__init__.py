@@ -1,6 +1,7 @@
 """The seq2seq layers: encoder, Luong attention, decoders with and without it."""
 
 from s2s_keras.layers.attention_decoder import AttentionDecoder
+from s2s_keras.layers.copy_decoder import CopyAttentionDecoder
 from s2s_keras.layers.decoder import Decoder
 from s2s_keras.layers.encoder import Encoder
 from s2s_keras.layers.luong_attention import LuongAttention
@@ -9,6 +10,7 @@ from s2s_keras.layers.luong_attention import masked_softmax
 
 __all__ = [
     "AttentionDecoder",
+    "CopyAttentionDecoder",
     "Decoder",
     "Encoder",
     "LuongAttention",

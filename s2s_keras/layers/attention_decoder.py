@@ -175,7 +175,7 @@ class AttentionDecoder(Decoder):
             carry = [*state, weights]
             return carry, carry
 
-        state = self.get_initial_state(initial_state, memory)
+        state = self._first_state(initial_state, memory)
         no_weights = ops.zeros_like(memory[:, :, 0])  # (batch, S)
         time_major = ops.transpose(inputs, (1, 0, 2))  # (T, batch, embedding)
         _, stacked = ops.scan(one_step, [*state, no_weights], time_major)
@@ -192,17 +192,22 @@ class AttentionDecoder(Decoder):
         mask = ops.not_equal(target_ids, PAD_ID)
         return (mask, None) if return_attention else mask
 
-    def get_initial_state(self, encoder_states, memory=None):
+    def get_initial_state(self, encoder_states, memory=None, source_ids=None):
         """The step state that starts generation.
 
         Args:
             encoder_states: the encoder's `final_states` (s_0, c_0 = h_S, c_S).
             memory: the encoder states `(batch_size, S, memory_dim)`; needed
                 with input feeding, whose first fed context is zeros.
+            source_ids: unused here; accepted so that every decoder starts
+                the same way (the copying decoder needs them).
 
         Returns:
             A list of tensors to pass to `step`.
         """
+        return self._first_state(encoder_states, memory)
+
+    def _first_state(self, encoder_states, memory):
         self._check_state(encoder_states, 2 * self.num_layers)
         state = list(encoder_states)
         if self.input_feeding:

@@ -190,13 +190,14 @@ class Decoder(keras.layers.Layer):
 
     # -- one step (generation) ----------------------------------------------
 
-    def get_initial_state(self, encoder_states, memory=None):
+    def get_initial_state(self, encoder_states, memory=None, source_ids=None):
         """The step state that starts generation: s_0, c_0 = h_S, c_S.
 
         Args:
             encoder_states: the encoder's `final_states`.
             memory: unused here; accepted so that every decoder starts the
                 same way.
+            source_ids: unused here, as `memory`.
 
         Returns:
             A list of tensors to pass to `step`.

@@ -1,0 +1,133 @@
+"""An attention decoder that can also copy source tokens (pointer-generator).
+
+See et al. (2017): at step t a gate decides between generating a word from
+the vocabulary and copying a source token, with the attention weights as the
+copy distribution:
+
+    p_gen  = sigmoid(w . [ctx_t; s_t; x_t] + b)
+    P(w)   = p_gen * softmax(W [s_t; ctx_t] + b)_w
+             + (1 - p_gen) * sum_{i : source_i = w} alpha_{t,i}
+
+Source and target share one subword vocabulary here, so every source token
+is in the vocabulary and no per-example extended vocabulary is needed. A
+source token that is `<UNK>` (rare: the tokenizer falls back to bytes) is
+copied as `<UNK>`.
+
+The layer returns log P (log-probabilities) where the other decoders return
+logits: `log_softmax(log P) = log P`, so the same loss
+(`SparseCategoricalCrossentropy(from_logits=True)`) and the same generation
+code serve both.
+"""
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.attention_decoder import AttentionDecoder
+from s2s_keras.special_tokens import PAD_ID
+
+TINY = 1e-9  # keeps log P finite where P is 0
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class CopyAttentionDecoder(AttentionDecoder):
+    """`AttentionDecoder` with a copy gate: generate a word or copy a source token.
+
+    Args: as `AttentionDecoder`.
+
+    Call arguments: as `AttentionDecoder`, plus
+        source_ids: int tensor `(batch_size, S)`, the source the memory was
+            read from (the tokens that can be copied).
+
+    Returns:
+        Log-probabilities `(batch_size, T, vocab_size)` of the next token,
+        carrying the target's padding mask; with `return_attention=True`, a
+        tuple `(log_probs, weights)`.
+    """
+
+    def build(self, target_ids_shape, memory_shape, source_ids_shape=None):
+        super().build(target_ids_shape, memory_shape)
+        self.copy_gate = keras.layers.Dense(
+            1, name="copy_gate", dtype=self.dtype_policy
+        )
+        # [ctx_t; s_t; x_t]
+        self.copy_gate.build((None, memory_shape[-1] + self.units + self.embedding_dim))
+        self.built = True
+
+    def _mix(self, logits, features, inputs, weights, source_ids):
+        """log P from vocabulary logits and attention weights (any leading axes)."""
+        p_gen = ops.sigmoid(
+            ops.cast(
+                self.copy_gate(ops.concatenate([features, inputs], axis=-1)), "float32"
+            )
+        )  # (..., 1); features are [s_t; ctx_t]
+        vocabulary = ops.softmax(ops.cast(logits, "float32"), axis=-1)
+        one_hot = ops.one_hot(
+            source_ids, self.vocab_size, dtype="float32"
+        )  # (batch, S, V)
+        weights = ops.cast(weights, "float32")
+        if len(weights.shape) == 2:  # one step: (batch, S)
+            copied = ops.einsum("bs,bsv->bv", weights, one_hot)
+        else:  # (batch, T, S)
+            copied = ops.matmul(weights, one_hot)
+        return ops.log(p_gen * vocabulary + (1.0 - p_gen) * copied + TINY)
+
+    def call(
+        self,
+        target_ids,
+        memory,
+        memory_mask=None,
+        initial_state=None,
+        source_ids=None,
+        return_attention=False,
+        training=None,
+    ):
+        if source_ids is None:
+            raise ValueError(
+                "CopyAttentionDecoder copies from the source: pass source_ids. "
+                "Received: source_ids=None"
+            )
+        self._check_state(initial_state, 2 * self.num_layers)
+        inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
+        if self.input_feeding:
+            features, weights = self._scan_with_input_feeding(
+                inputs, memory, memory_mask, initial_state, training
+            )
+        else:
+            mask = ops.not_equal(target_ids, PAD_ID)
+            queries = self._run_sequence(inputs, initial_state, mask, training)
+            context, weights = self.attention_layer(queries, memory, memory_mask)
+            features = ops.concatenate([queries, context], axis=-1)
+        logits = self._read_out(features, training)
+        log_probs = self._mix(logits, features, inputs, weights, source_ids)
+        if return_attention:
+            return log_probs, weights
+        return log_probs
+
+    def get_initial_state(self, encoder_states, memory=None, source_ids=None):
+        """As `AttentionDecoder`'s, with the source ids kept for copying."""
+        if source_ids is None:
+            raise ValueError(
+                "CopyAttentionDecoder.get_initial_state() needs the source_ids "
+                "to copy from. Received: source_ids=None"
+            )
+        return [*self._first_state(encoder_states, memory), source_ids]
+
+    def _state_size(self):
+        return super()._state_size() + 1
+
+    def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
+        """As `AttentionDecoder.step`, returning log-probabilities."""
+        if memory is None:
+            raise ValueError(
+                "CopyAttentionDecoder.step() attends over the encoder memory. "
+                "Received: memory=None"
+            )
+        self._check_state(state, self._state_size())
+        source_ids = state[-1]
+        inputs = self._embed_step(token_ids, training)
+        features, new_state, weights = self._attend_step(
+            inputs, state[:-1], memory, memory_mask, training
+        )
+        logits = self._read_out(features, training)
+        log_probs = self._mix(logits, features, inputs, weights, source_ids)
+        return log_probs, [*new_state, source_ids], weights
