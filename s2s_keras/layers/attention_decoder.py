@@ -145,6 +145,20 @@ class AttentionDecoder(Decoder):
         return_attention=False,
         training=None,
     ):
+        inputs, features, weights = self._features(
+            target_ids, memory, memory_mask, initial_state, training
+        )
+        logits = self._read_out(features, training)  # (batch, T, vocab_size)
+        if return_attention:
+            return logits, weights  # weights: (batch, T, S)
+        return logits
+
+    def _features(self, target_ids, memory, memory_mask, initial_state, training):
+        """The teacher-forced pass up to the read-out.
+
+        Returns the embedded inputs `(batch, T, embedding_dim)`, `[s_t; ctx_t]`
+        `(batch, T, units + memory_dim)` and the weights `(batch, T, S)`.
+        """
         self._check_state(initial_state, 2 * self.num_layers)
         inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
         if self.input_feeding:
@@ -156,10 +170,7 @@ class AttentionDecoder(Decoder):
             queries = self._run_sequence(inputs, initial_state, mask, training)
             context, weights = self.attention_layer(queries, memory, memory_mask)
             features = ops.concatenate([queries, context], axis=-1)
-        logits = self._read_out(features, training)  # (batch, T, vocab_size)
-        if return_attention:
-            return logits, weights  # weights: (batch, T, S)
-        return logits
+        return inputs, features, weights
 
     def _scan_with_input_feeding(
         self, inputs, memory, memory_mask, initial_state, training

@@ -23,7 +23,6 @@ import keras
 from keras import ops
 
 from s2s_keras.layers.attention_decoder import AttentionDecoder
-from s2s_keras.special_tokens import PAD_ID
 
 TINY = 1e-9  # keeps log P finite where P is 0
 
@@ -86,17 +85,9 @@ class CopyAttentionDecoder(AttentionDecoder):
                 "CopyAttentionDecoder copies from the source: pass source_ids. "
                 "Received: source_ids=None"
             )
-        self._check_state(initial_state, 2 * self.num_layers)
-        inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
-        if self.input_feeding:
-            features, weights = self._scan_with_input_feeding(
-                inputs, memory, memory_mask, initial_state, training
-            )
-        else:
-            mask = ops.not_equal(target_ids, PAD_ID)
-            queries = self._run_sequence(inputs, initial_state, mask, training)
-            context, weights = self.attention_layer(queries, memory, memory_mask)
-            features = ops.concatenate([queries, context], axis=-1)
+        inputs, features, weights = self._features(
+            target_ids, memory, memory_mask, initial_state, training
+        )
         logits = self._read_out(features, training)
         log_probs = self._mix(logits, features, inputs, weights, source_ids)
         if return_attention:
