@@ -246,17 +246,20 @@ class AttentionDecoder(Decoder):
             vocab_size)`, the state for the next step, and the attention
             weights `(batch_size, S)` of this step.
         """
-        if memory is None:
-            raise ValueError(
-                "AttentionDecoder.step() attends over the encoder memory. "
-                "Received: memory=None"
-            )
-        self._check_state(state, self._state_size())
+        self._check_step(state, memory)
         inputs = self._embed_step(token_ids, training)  # (batch, embedding_dim)
         features, state, weights = self._attend_step(
             inputs, state, memory, memory_mask, training
         )
         return self._read_out(features, training), state, weights
+
+    def _check_step(self, state, memory):
+        if memory is None:
+            raise ValueError(
+                f"{self.__class__.__name__}.step() attends over the encoder "
+                "memory. Received: memory=None"
+            )
+        self._check_state(state, self._state_size())
 
     def get_config(self):
         return {

@@ -108,12 +108,7 @@ class CopyAttentionDecoder(AttentionDecoder):
 
     def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
         """As `AttentionDecoder.step`, returning log-probabilities."""
-        if memory is None:
-            raise ValueError(
-                "CopyAttentionDecoder.step() attends over the encoder memory. "
-                "Received: memory=None"
-            )
-        self._check_state(state, self._state_size())
+        self._check_step(state, memory)
         source_ids = state[-1]
         inputs = self._embed_step(token_ids, training)
         features, new_state, weights = self._attend_step(
