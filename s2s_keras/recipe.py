@@ -675,7 +675,8 @@ print(model.signatures["serving_default"](text=tf.constant(["your text"]))["text
 ```
 
 Or: `python recipes/{task}.py --model {args.output} --predict "your text"`.
-`model.tflite` takes token ids (see `tokenizer/`) and decodes greedily;
+`model.tflite` takes token ids (see `tokenizer/`), 0-padded to
+`(1, {args.max_source_length})`, and decodes greedily;
 `model.keras` reloads with `keras.saving.load_model` (after `import s2s_keras`)
 for fine-tuning.
 """

@@ -43,7 +43,8 @@ def write_export(
         model: a trained model from `build_seq2seq`.
         source_tokenizer: `SubwordTokenizer` of the sources.
         target_tokenizer: of the targets; defaults to the source one.
-        max_source_length: int, source ids kept by the SavedModel.
+        max_source_length: int, source ids kept by the SavedModel; the
+            TFLite file's fixed source width.
         tflite: bool, whether to write `model.tflite` (greedy decoding).
         tflite_quantization: `None`, `"dynamic_range"` or `"float16"`.
         extra_files: dict file name -> text, written beside (a model card,
@@ -82,10 +83,15 @@ def write_export(
         if tflite:
             max_length = generator_options.get("max_length", 32)
             export_tflite(
-                model, staging / "model.tflite", max_length, tflite_quantization
+                model,
+                staging / "model.tflite",
+                max_source_length,
+                max_length,
+                tflite_quantization,
             )
             settings["tflite"] = {
                 "decoding": "greedy",
+                "source_ids_shape": [1, max_source_length],
                 "max_length": max_length,
                 "quantization": tflite_quantization,
             }

@@ -6,8 +6,14 @@ one holds the encoder and the whole greedy loop (a TFLite `WHILE`) with only
 builtin ops; tokenization stays outside (ship `tokenizer.model` or
 `vocabulary.txt` beside it and tokenize on the device).
 
-Signature `serving_default`: `source_ids` int32 `(1, S)` -> `target_ids` int32
-`(1, max_length)`, the generated ids without `<BOS>`/`<EOS>`, 0-padded.
+Signature `serving_default`: `source_ids` int32 `(1, max_source_length)`, the
+source ids 0-padded at the end -> `target_ids` int32 `(1, max_length)`, the
+generated ids without `<BOS>`/`<EOS>`, 0-padded.
+
+Both shapes are fixed: the interpreter never resizes a tensor, so the file
+runs the same with or without a delegate (XNNPACK, GPU) that plans its
+buffers once. Padding changes nothing: the encoder carries its state over
+padded positions and attention gives them weight 0.
 
 The variables are frozen into constants before conversion: read inside the
 loop, they would stay resource variables that the TFLite runtime cannot read.
@@ -24,14 +30,15 @@ from s2s_keras.decoding.token_by_token import decode_token_by_token
 from s2s_keras.decoding.token_by_token import greedy_select
 
 QUANTIZATIONS = (None, "dynamic_range", "float16")
-SOURCE_IDS = tf.TensorSpec([1, None], tf.int32, name="source_ids")
 
 
-def convert_to_tflite(model, max_length=32, quantization=None):
+def convert_to_tflite(model, max_source_length=128, max_length=32, quantization=None):
     """Converts a `build_seq2seq` model's greedy decoding to a TFLite flatbuffer.
 
     Args:
-        model: a model from `build_seq2seq`, either flavour.
+        model: a model from `build_seq2seq`, any flavour.
+        max_source_length: int, the file's fixed source width; pad shorter
+            sources with 0 and cut longer ones.
         max_length: int, output tokens at most.
         quantization: `None` (float32), `"dynamic_range"` (int8 weights) or
             `"float16"` (float16 weights).
@@ -43,11 +50,13 @@ def convert_to_tflite(model, max_length=32, quantization=None):
         ValueError: the converted file would need an op that is not a TFLite
             builtin.
     """
+    max_source_length = check_positive_int("max_source_length", max_source_length)
     max_length = check_positive_int("max_length", max_length)
     check_choice("quantization", quantization, QUANTIZATIONS)
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    source_spec = tf.TensorSpec([1, max_source_length], tf.int32, name="source_ids")
 
-    @tf.function(input_signature=[SOURCE_IDS])
+    @tf.function(input_signature=[source_spec])
     def greedy(source_ids):
         ids = decode_token_by_token(
             encoder, decoder, source_ids, max_length, greedy_select()
@@ -59,7 +68,7 @@ def convert_to_tflite(model, max_length=32, quantization=None):
 
     frozen = convert_variables_to_constants_v2(greedy.get_concrete_function())
 
-    @tf.function(input_signature=[SOURCE_IDS])
+    @tf.function(input_signature=[source_spec])
     def serving_default(source_ids):
         return {"target_ids": frozen(source_ids)[0]}
 
@@ -108,11 +117,11 @@ def tflite_ops(flatbuffer):
     return names
 
 
-def export_tflite(model, path, max_length=32, quantization=None):
+def export_tflite(model, path, max_source_length=128, max_length=32, quantization=None):
     """Writes `convert_to_tflite(...)` to `path`."""
     from s2s_keras.data.cache import atomic_write
 
-    flatbuffer = convert_to_tflite(model, max_length, quantization)
+    flatbuffer = convert_to_tflite(model, max_source_length, max_length, quantization)
     with atomic_write(path, "wb") as file:
         file.write(flatbuffer)
     return path

@@ -155,6 +155,11 @@ def test_saved_model_cli_runs_it(exported):
     assert "Result for output key score" in output
 
 
+def padded(source_ids):
+    """The TFLite file's fixed source width: 0-padded at the end."""
+    return np.pad(source_ids, [[0, 0], [0, MAX_SOURCE - source_ids.shape[1]]])
+
+
 def test_tflite_is_builtin_only_and_equals_generate_ids(exported):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -163,16 +168,17 @@ def test_tflite_is_builtin_only_and_equals_generate_ids(exported):
     ops = tflite_ops(flatbuffer)
     assert "WHILE" in ops
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
-    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
-        "serving_default"
-    )
+    interpreter = Interpreter(model_content=flatbuffer)
+    (source,) = interpreter.get_signature_runner().get_input_details().values()
+    assert list(source["shape"]) == [1, MAX_SOURCE]  # fixed: no resizing on device
+    runner = interpreter.get_signature_runner("serving_default")
     loaded = tf.saved_model.load(str(directory / "saved_model"))
     rng = np.random.default_rng(3)
     identical = 0
-    for length in range(1, 26):
+    for length in [*range(1, MAX_SOURCE + 1), *rng.integers(1, MAX_SOURCE, 9)]:
         source_ids = rng.integers(4, model.get_layer("encoder").vocab_size, (1, length))
         source_ids = source_ids.astype("int32")
-        on_device = runner(source_ids=source_ids)["target_ids"]
+        on_device = runner(source_ids=padded(source_ids))["target_ids"]
         served = loaded.signatures["generate_ids"](source_ids=source_ids)["target_ids"]
         served = np.pad(served.numpy(), [[0, 0], [0, MAX_LENGTH - served.shape[1]]])
         assert on_device.shape == (1, MAX_LENGTH)  # fixed width, 0-padded
@@ -200,11 +206,11 @@ def test_tflite_answers_an_empty_output(exported):
     saved = bias.numpy()
     try:
         bias.assign(saved + 1e4 * np.eye(len(saved))[EOS_ID])
-        flatbuffer = convert_to_tflite(model, MAX_LENGTH)
+        flatbuffer = convert_to_tflite(model, MAX_SOURCE, MAX_LENGTH)
     finally:
         bias.assign(saved)
     runner = Interpreter(model_content=flatbuffer).get_signature_runner()
-    ids = runner(source_ids=np.array([[5, 6, 7]], "int32"))["target_ids"]
+    ids = runner(source_ids=padded(np.array([[5, 6, 7]], "int32")))["target_ids"]
     np.testing.assert_array_equal(ids, np.zeros((1, MAX_LENGTH), "int32"))
 
 
@@ -213,9 +219,9 @@ def test_quantized_tflite_runs(exported, quantization):
     from ai_edge_litert.interpreter import Interpreter
 
     _, model, _ = exported
-    flatbuffer = convert_to_tflite(model, MAX_LENGTH, quantization)
+    flatbuffer = convert_to_tflite(model, MAX_SOURCE, MAX_LENGTH, quantization)
     runner = Interpreter(model_content=flatbuffer).get_signature_runner()
-    ids = runner(source_ids=np.array([[5, 6, 7]], "int32"))["target_ids"]
+    ids = runner(source_ids=padded(np.array([[5, 6, 7]], "int32")))["target_ids"]
     assert ids.shape == (1, MAX_LENGTH)
 
 
