@@ -49,3 +49,17 @@ def check_bool(name, value):
             f"Received: {name}={value!r}"
         )
     return value
+
+
+def check_non_negative_float(name, value):
+    """Raise unless `value` is a finite number >= 0 (bools are refused)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value < float("inf")
+    ):
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected a finite number "
+            f">= 0. Received: {name}={value!r}"
+        )
+    return float(value)

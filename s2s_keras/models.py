@@ -21,6 +21,8 @@ def build_seq2seq(
     input_feeding=False,
     dropout=0.0,
     copy=False,
+    coverage=False,
+    coverage_loss_weight=1.0,
     name=None,
 ):
     """Builds an encoder-decoder model for teacher-forced training.
@@ -54,6 +56,11 @@ def build_seq2seq(
             source and target must share one vocabulary). Its outputs are
             log-probabilities, which the same loss and generation code take
             as logits. Defaults to `False`.
+        coverage: bool, whether attention keeps a coverage vector and the
+            model adds See et al.'s coverage loss (attention only; see
+            `AttentionDecoder`). Defaults to `False`.
+        coverage_loss_weight: float >= 0, the coverage loss weight.
+            Defaults to 1.
         name: optional model name. Defaults to `"seq2seq_attention"` or
             `"seq2seq"`.
 
@@ -77,6 +84,12 @@ def build_seq2seq(
             "Invalid value for argument input_feeding. Input feeding feeds "
             "the attention context, so it needs attention. Received: "
             "input_feeding=True, attention=None"
+        )
+    if coverage and attention is None:
+        raise ValueError(
+            "Invalid value for argument coverage. Coverage sums attention "
+            "weights, so it needs attention. Received: coverage=True, "
+            "attention=None"
         )
     if copy and (attention is None or source_vocab_size != target_vocab_size):
         raise ValueError(
@@ -117,6 +130,8 @@ def build_seq2seq(
             attention=attention,
             input_feeding=input_feeding,
             dropout=dropout,
+            coverage=coverage,
+            coverage_loss_weight=coverage_loss_weight,
             name="decoder",
         )
         extra = {"source_ids": source_ids} if copy else {}

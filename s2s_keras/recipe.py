@@ -58,6 +58,13 @@ def positive_float(text):
     return value
 
 
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
 def rate(text):
     value = float(text)
     if not 0.0 <= value < 1.0:
@@ -168,6 +175,27 @@ FLAGS = [
         False,
         "Luong input feeding (slower: the decoder then runs step by step)",
     ),
+    (
+        "model",
+        "--copy",
+        bool,
+        False,
+        "let the decoder copy source tokens (pointer-generator; needs attention)",
+    ),
+    (
+        "model",
+        "--coverage",
+        bool,
+        False,
+        "coverage: the attention sees what it attended to before (needs attention)",
+    ),
+    (
+        "model",
+        "--coverage-weight",
+        non_negative_float,
+        1.0,
+        "weight of the coverage loss, with --coverage (default: %(default)s)",
+    ),
     ("model", "--dropout", rate, 0.1, "dropout rate (default: %(default)s)"),
     ("training", "--epochs", positive_int, 10, "epochs at most (default: %(default)s)"),
     (
@@ -274,7 +302,10 @@ def parse_args(argv, description, defaults):
         default = defaults.get(flag[2:].replace("-", "_"), default)
         if kind is bool:
             group.add_argument(
-                flag, action="store_true", default=default, help=help_text
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=f"{help_text} (default: {'on' if default else 'off'})",
             )
         elif isinstance(kind, list):
             group.add_argument(flag, choices=kind, default=default, help=help_text)
@@ -423,6 +454,9 @@ def build_model(args, vocab_size, attention):
         bidirectional=args.bidirectional,
         input_feeding=bool(args.input_feeding and attention),
         dropout=args.dropout,
+        copy=bool(args.copy and attention),
+        coverage=bool(args.coverage and attention),
+        coverage_loss_weight=args.coverage_weight,
     )
 
 
@@ -566,6 +600,18 @@ def attention_examples(model, tokenizer, sources, args):
     return examples
 
 
+def system_name(args, attention):
+    """The row name in the score table, and the run folder name (no spaces).
+
+    A run folder holds one model's backup, so every model flavour has its own.
+    """
+    if attention is None:
+        return "seq2seq, no attention", "none"
+    parts = [f"{attention} attention"]
+    parts += ["copy"] * bool(args.copy) + ["coverage"] * bool(args.coverage)
+    return "seq2seq + " + " + ".join(parts), "-".join(part.split()[0] for part in parts)
+
+
 def train_and_score(args, tokenizer, pairs, metric):
     """Trains the model (and the plain seq2seq with --compare-no-attention).
 
@@ -580,14 +626,10 @@ def train_and_score(args, tokenizer, pairs, metric):
         attentions.append(None)
     rows, trained = {}, None
     for attention in attentions:
-        name = (
-            f"seq2seq + {attention} attention" if attention else "seq2seq, no attention"
-        )
+        name, run_name = system_name(args, attention)
         log(f"Training {name} ...")
         model = build_model(args, tokenizer.vocab_size, attention)
-        history, minutes = fit(
-            model, args, train, validation, run_name=attention or "none"
-        )
+        history, minutes = fit(model, args, train, validation, run_name=run_name)
         rows[name], outputs = evaluate(model, tokenizer, pairs["test"], args, metric)
         if trained is None:
             trained = (model, history, minutes, outputs)

@@ -8,6 +8,13 @@ attention, from the state and the context together (the lesson, section 6):
     alpha_t    = softmax(score(s_t, h_1..h_S))     over real source tokens
     ctx_t      = sum_i alpha_{t,i} h_i
     y_hat_t    = softmax(W [s_t; ctx_t] + b)
+
+With coverage (See et al. 2017, section 2.3) the decoder keeps the sum of its
+past attention, cov_t = sum_{t'<t} alpha_{t'}, passes it to the score (see
+`LuongAttention`) and adds a loss that charges attending again to what has
+been covered, averaged over the real target tokens:
+
+    covloss_t  = sum_i min(alpha_{t,i}, cov_{t,i})
 """
 
 import keras
@@ -15,6 +22,7 @@ from keras import ops
 
 from s2s_keras.checks import check_bool
 from s2s_keras.checks import check_choice
+from s2s_keras.checks import check_non_negative_float
 from s2s_keras.layers.decoder import Decoder
 from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.layers.luong_attention import LuongAttention
@@ -51,6 +59,12 @@ class AttentionDecoder(Decoder):
         dropout: float in [0, 1), dropout on the embeddings, between layers
             and before the output projection, during training only.
             Defaults to 0.
+        coverage: bool, whether attention reads the coverage vector and
+            the layer adds the coverage loss (with `add_loss`, so
+            `model.fit` minimizes it). Like input feeding, it makes the
+            target run step by step. Defaults to `False`.
+        coverage_loss_weight: float >= 0, the weight of the coverage loss
+            (See et al. use 1). Defaults to 1.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -91,6 +105,8 @@ class AttentionDecoder(Decoder):
         attention="dot",
         input_feeding=False,
         dropout=0.0,
+        coverage=False,
+        coverage_loss_weight=1.0,
         **kwargs,
     ):
         super().__init__(
@@ -103,8 +119,15 @@ class AttentionDecoder(Decoder):
         )
         self.attention = check_choice("attention", attention, SCORES)
         self.input_feeding = check_bool("input_feeding", input_feeding)
+        self.coverage = check_bool("coverage", coverage)
+        self.coverage_loss_weight = check_non_negative_float(
+            "coverage_loss_weight", coverage_loss_weight
+        )
         self.attention_layer = LuongAttention(
-            score=attention, name="attention", dtype=self.dtype_policy
+            score=attention,
+            coverage=coverage,
+            name="attention",
+            dtype=self.dtype_policy,
         )
 
     def build(self, target_ids_shape, memory_shape):
@@ -118,21 +141,28 @@ class AttentionDecoder(Decoder):
         self.built = True
 
     def _state_size(self):
-        return 2 * self.num_layers + int(self.input_feeding)
+        return 2 * self.num_layers + int(self.input_feeding) + int(self.coverage)
 
     def _attend_step(self, inputs, state, memory, memory_mask, training):
         """One decoder step from an embedded input `(batch, embedding_dim)`.
 
+        The state is `[h_1, c_1, ..., h_L, c_L]`, then ctx_{t-1} with input
+        feeding, then cov_t with coverage.
+
         Returns `([s_t; ctx_t], new_state, weights)`.
         """
-        lstm_state = state
+        lstm_state = list(state)
+        coverage = lstm_state.pop() if self.coverage else None
         if self.input_feeding:
-            lstm_state, fed_context = state[:-1], state[-1]
-            inputs = ops.concatenate([inputs, fed_context], axis=-1)
+            inputs = ops.concatenate([inputs, lstm_state.pop()], axis=-1)
         query, new_state = self._run_step(inputs, lstm_state, training)
-        context, weights = self.attention_layer(query, memory, memory_mask)
+        context, weights = self.attention_layer(
+            query, memory, memory_mask, coverage=coverage
+        )
         if self.input_feeding:
             new_state.append(context)
+        if self.coverage:
+            new_state.append(coverage + ops.cast(weights, coverage.dtype))
         # (batch, units + memory_dim), state, (batch, S)
         return ops.concatenate([query, context], axis=-1), new_state, weights
 
@@ -161,8 +191,8 @@ class AttentionDecoder(Decoder):
         """
         self._check_state(initial_state, 2 * self.num_layers)
         inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
-        if self.input_feeding:
-            features, weights = self._scan_with_input_feeding(
+        if self.input_feeding or self.coverage:
+            features, weights = self._scan(
                 inputs, memory, memory_mask, initial_state, training
             )
         else:
@@ -170,34 +200,35 @@ class AttentionDecoder(Decoder):
             queries = self._run_sequence(inputs, initial_state, mask, training)
             context, weights = self.attention_layer(queries, memory, memory_mask)
             features = ops.concatenate([queries, context], axis=-1)
+        if self.coverage and self.coverage_loss_weight:
+            self.add_loss(
+                self.coverage_loss_weight * coverage_loss(weights, target_ids)
+            )
         return inputs, features, weights
 
-    def _scan_with_input_feeding(
-        self, inputs, memory, memory_mask, initial_state, training
-    ):
+    def _scan(self, inputs, memory, memory_mask, initial_state, training):
         """Runs `_attend_step` over time; returns features and weights."""
         # keras.ops.scan stacks outputs shaped like its carry, so the carry
-        # holds the step's weights too: [h_1, c_1, ..., ctx, weights].
+        # holds the step's outputs too: [state..., [s_t; ctx_t], weights].
 
         def one_step(carry, inputs_t):
-            _, state, weights = self._attend_step(
-                inputs_t, carry[:-1], memory, memory_mask, training
+            features, state, weights = self._attend_step(
+                inputs_t, carry[:-2], memory, memory_mask, training
             )
-            carry = [*state, weights]
+            carry = [*state, features, weights]
             return carry, carry
 
         state = self._first_state(initial_state, memory)
+        no_features = ops.zeros_like(
+            ops.concatenate([initial_state[0], memory[:, 0]], axis=-1)
+        )  # (batch, units + memory_dim)
         no_weights = ops.zeros_like(memory[:, :, 0])  # (batch, S)
         time_major = ops.transpose(inputs, (1, 0, 2))  # (T, batch, embedding)
-        _, stacked = ops.scan(one_step, [*state, no_weights], time_major)
-        queries = stacked[2 * self.num_layers - 2]  # top layer's s_t: (T, batch, units)
-        contexts, weights = (
-            stacked[-2],
-            stacked[-1],
-        )  # (T, batch, memory_dim), (T, batch, S)
-        features = ops.concatenate([queries, contexts], axis=-1)
+        _, stacked = ops.scan(one_step, [*state, no_features, no_weights], time_major)
         # (batch, T, units + memory_dim), (batch, T, S)
-        return ops.transpose(features, (1, 0, 2)), ops.transpose(weights, (1, 0, 2))
+        return ops.transpose(stacked[-2], (1, 0, 2)), ops.transpose(
+            stacked[-1], (1, 0, 2)
+        )
 
     def compute_mask(self, target_ids, *args, return_attention=False, **kwargs):
         mask = ops.not_equal(target_ids, PAD_ID)
@@ -221,14 +252,16 @@ class AttentionDecoder(Decoder):
     def _first_state(self, encoder_states, memory):
         self._check_state(encoder_states, 2 * self.num_layers)
         state = list(encoder_states)
+        if (self.input_feeding or self.coverage) and memory is None:
+            raise ValueError(
+                "With input_feeding=True or coverage=True, get_initial_state() "
+                "needs the memory to size the first fed context and coverage. "
+                "Received: memory=None"
+            )
         if self.input_feeding:
-            if memory is None:
-                raise ValueError(
-                    "With input_feeding=True, get_initial_state() needs the "
-                    "memory to size the first fed context. Received: "
-                    "memory=None"
-                )
             state.append(ops.zeros_like(memory[:, 0]))  # (batch, memory_dim)
+        if self.coverage:
+            state.append(ops.zeros_like(memory[:, :, 0]))  # (batch, S)
         return state
 
     def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
@@ -266,4 +299,26 @@ class AttentionDecoder(Decoder):
             **super().get_config(),
             "attention": self.attention,
             "input_feeding": self.input_feeding,
+            "coverage": self.coverage,
+            "coverage_loss_weight": self.coverage_loss_weight,
         }
+
+
+def coverage_loss(weights, target_ids):
+    """See et al.'s coverage loss, averaged over the real target tokens.
+
+    Args:
+        weights: float tensor `(batch_size, T, S)`, the attention weights.
+        target_ids: int tensor `(batch_size, T)`, 0 = padding.
+
+    Returns:
+        A float32 scalar: the mean over real target steps t of
+        `sum_i min(alpha_{t,i}, cov_{t,i})`, cov_t the sum of the weights
+        before step t. It is 0 for a single step and for attention that
+        never returns to a position.
+    """
+    weights = ops.cast(weights, "float32")
+    before = ops.cumsum(weights, axis=1) - weights  # cov_t: (batch, T, S)
+    per_step = ops.sum(ops.minimum(weights, before), axis=-1)  # (batch, T)
+    real = ops.cast(ops.not_equal(target_ids, PAD_ID), "float32")
+    return ops.sum(per_step * real) / ops.maximum(ops.sum(real), 1.0)

@@ -60,15 +60,36 @@ class CopyAttentionDecoder(AttentionDecoder):
             )
         )  # (..., 1); features are [s_t; ctx_t]
         vocabulary = ops.softmax(ops.cast(logits, "float32"), axis=-1)
-        one_hot = ops.one_hot(
-            source_ids, self.vocab_size, dtype="float32"
-        )  # (batch, S, V)
-        weights = ops.cast(weights, "float32")
-        if len(weights.shape) == 2:  # one step: (batch, S)
-            copied = ops.einsum("bs,bsv->bv", weights, one_hot)
-        else:  # (batch, T, S)
-            copied = ops.matmul(weights, one_hot)
+        copied = self._scatter_onto_vocabulary(ops.cast(weights, "float32"), source_ids)
         return ops.log(p_gen * vocabulary + (1.0 - p_gen) * copied + TINY)
+
+    def _scatter_onto_vocabulary(self, weights, source_ids):
+        """Sums attention weights per source token: `(..., S)` -> `(..., V)`.
+
+        `copied[b, t, w] = sum_{i : source_ids[b, i] = w} weights[b, t, i]`,
+        as a scatter-add of B*T*S weights rather than a product with a
+        `(B, S, V)` one-hot matrix, which costs V times more.
+        """
+        one_step = len(weights.shape) == 2  # (batch, S)
+        if one_step:
+            weights = weights[:, None, :]
+        shape = ops.shape(weights)  # (batch, T, S)
+        batch_size, target_length, source_length = shape[0], shape[1], shape[2]
+        grid = (batch_size, target_length, source_length)
+        indices = ops.stack(
+            [
+                ops.broadcast_to(ops.reshape(ops.arange(batch_size), (-1, 1, 1)), grid),
+                ops.broadcast_to(
+                    ops.reshape(ops.arange(target_length), (1, -1, 1)), grid
+                ),
+                ops.broadcast_to(ops.cast(source_ids, "int32")[:, None, :], grid),
+            ],
+            axis=-1,
+        )  # (batch, T, S, 3)
+        copied = ops.scatter(
+            indices, weights, (batch_size, target_length, self.vocab_size)
+        )
+        return copied[:, 0] if one_step else copied
 
     def call(
         self,

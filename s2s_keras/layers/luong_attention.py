@@ -11,11 +11,19 @@ Luong et al. (2015) compare three scores; all three are here:
     dot      score = s_t . h_i
     general  score = s_t . (W_a h_i)
     concat   score = v_a . tanh(W_a [s_t; h_i])
+
+With coverage (See et al. 2017, section 2.3), the attention also sees how
+much each source position has already received, cov_{t,i} = sum_{t'<t}
+alpha_{t',i}, through one learned weight w_cov (0 at the start, so the
+layer starts as plain attention):
+
+    score_{t,i} = score(s_t, h_i) + w_cov * cov_{t,i}
 """
 
 import keras
 from keras import ops
 
+from s2s_keras.checks import check_bool
 from s2s_keras.checks import check_choice
 from s2s_keras.checks import check_positive_int
 
@@ -66,6 +74,9 @@ class LuongAttention(keras.layers.Layer):
             split in two. Defaults to `"dot"`.
         units: size of the hidden layer of the `"concat"` score. Defaults to
             the memory size. Only used by `"concat"`.
+        coverage: bool, whether the score also reads a coverage vector
+            through a learned weight (see the module docstring). Defaults to
+            `False`.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -74,6 +85,9 @@ class LuongAttention(keras.layers.Layer):
         memory: float tensor `(batch_size, Tk, memory_dim)`.
         memory_mask: optional bool tensor `(batch_size, Tk)`, True where the
             memory holds a real token and False at padding.
+        coverage: float tensor shaped like the weights, the attention each
+            position received before; required with `coverage=True`,
+            refused without.
 
     Returns:
         A tuple `(context, weights)`:
@@ -94,12 +108,13 @@ class LuongAttention(keras.layers.Layer):
     ((2, 3, 4), (2, 3, 5))
     """
 
-    def __init__(self, score="dot", units=None, **kwargs):
+    def __init__(self, score="dot", units=None, coverage=False, **kwargs):
         super().__init__(**kwargs)
         self.score = check_choice("score", score, SCORES)
         self.units = None if units is None else check_positive_int("units", units)
+        self.coverage = check_bool("coverage", coverage)
 
-    def build(self, query_shape, memory_shape):
+    def build(self, query_shape, memory_shape, coverage_shape=None):
         query_dim = query_shape[-1]
         memory_dim = memory_shape[-1]
         if self.score == "dot" and query_dim != memory_dim:
@@ -135,6 +150,10 @@ class LuongAttention(keras.layers.Layer):
                 1, use_bias=False, name="score_vector", dtype=self.dtype_policy
             )
             self.score_vector.build((None, None, None, units))
+        if self.coverage:
+            self.coverage_weight = self.add_weight(
+                shape=(), initializer="zeros", name="coverage_weight"
+            )
         self.built = True
 
     def _scores(self, query, memory):
@@ -151,11 +170,22 @@ class LuongAttention(keras.layers.Layer):
         )  # (batch, Tq, Tk, units)
         return ops.squeeze(self.score_vector(hidden), -1)  # (batch, Tq, Tk)
 
-    def call(self, query, memory, memory_mask=None):
+    def call(self, query, memory, memory_mask=None, coverage=None):
+        if self.coverage != (coverage is not None):
+            raise ValueError(
+                f"This LuongAttention was built with coverage={self.coverage}: "
+                f"{'pass' if self.coverage else 'do not pass'} a coverage "
+                f"vector. Received: coverage={coverage}"
+            )
         single_step = len(query.shape) == 2
         if single_step:
             query = ops.expand_dims(query, 1)  # (batch, 1, dim)
         scores = self._scores(query, memory)  # (batch, Tq, Tk)
+        if self.coverage:
+            coverage = ops.cast(coverage, scores.dtype)
+            if single_step:
+                coverage = ops.expand_dims(coverage, 1)  # (batch, 1, Tk)
+            scores += ops.cast(self.coverage_weight, scores.dtype) * coverage
         if memory_mask is not None:
             memory_mask = ops.expand_dims(ops.cast(memory_mask, "bool"), 1)
         weights = masked_softmax(scores, memory_mask)  # (batch, Tq, Tk)
@@ -164,13 +194,18 @@ class LuongAttention(keras.layers.Layer):
             return ops.squeeze(context, 1), ops.squeeze(weights, 1)
         return context, weights
 
-    def compute_mask(self, query, memory, memory_mask=None, mask=None):
+    def compute_mask(self, query, memory, memory_mask=None, coverage=None, mask=None):
         # The memory's padding is read from memory_mask, not from a Keras
         # mask, and the outputs carry none.
         return None
 
     def get_config(self):
-        return {**super().get_config(), "score": self.score, "units": self.units}
+        return {
+            **super().get_config(),
+            "score": self.score,
+            "units": self.units,
+            "coverage": self.coverage,
+        }
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -186,11 +221,11 @@ class LuongDotAttention(LuongAttention):
     """
 
     def __init__(self, **kwargs):
-        kwargs.pop("score", None)
-        kwargs.pop("units", None)
+        for name in ("score", "units", "coverage"):
+            kwargs.pop(name, None)
         super().__init__(score="dot", **kwargs)
 
     def get_config(self):
         config = super().get_config()
-        del config["score"], config["units"]
+        del config["score"], config["units"], config["coverage"]
         return config

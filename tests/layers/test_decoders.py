@@ -43,6 +43,8 @@ ATTENTION_CONFIGS = [
     {"attention": "dot", "input_feeding": True},
     {"attention": "general", "input_feeding": True, "num_layers": 2},
     {"attention": "dot", "num_layers": 3, "dropout": 0.3},
+    {"attention": "concat", "coverage": True},
+    {"attention": "dot", "coverage": True, "input_feeding": True, "num_layers": 2},
 ]
 
 
@@ -133,6 +135,13 @@ def test_logits_carry_the_target_mask():
             "input_feeding": True,
             "dropout": 0.1,
         },
+        {
+            "vocab_size": VOCAB,
+            "embedding_dim": EMBEDDING,
+            "units": UNITS,
+            "coverage": True,
+            "coverage_loss_weight": 0.5,
+        },
     ],
 )
 def test_attention_decoder_contract(init_kwargs, tmp_path):
@@ -192,6 +201,11 @@ def test_step_needs_memory_and_input_feeding_needs_it_to_start():
         ({"input_feeding": 1}, "argument input_feeding.*Received: input_feeding=1"),
         ({"units": 0}, "argument units.*Received: units=0"),
         ({"dropout": -0.1}, "argument dropout.*Received: dropout=-0.1"),
+        (
+            {"coverage_loss_weight": -1.0},
+            "argument coverage_loss_weight.*Received: coverage_loss_weight=-1.0",
+        ),
+        ({"coverage": "yes"}, "argument coverage.*Received: coverage='yes'"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
