@@ -24,6 +24,9 @@ DEFAULT_SPACE = {
     "bidirectional": ("boolean", {}),
     "attention": ("choice", ["dot", "general", "concat", "none"]),
     "input_feeding": ("boolean", {}),
+    "copy": ("boolean", {}),
+    "coverage": ("boolean", {}),
+    "coverage_loss_weight": ("choice", [0.5, 1.0, 2.0]),
     "dropout": ("float", {"min_value": 0.0, "max_value": 0.4, "step": 0.1}),
     "learning_rate": (
         "float",
@@ -97,11 +100,19 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         attention = self._value(hp, "attention")
         attention = None if attention == "none" else attention
-        input_feeding = False
+        input_feeding = copy = coverage = False
+        coverage_loss_weight = 1.0
+        with_attention = ("attention", ["dot", "general", "concat"])
         if attention is not None:
-            input_feeding = self._value(
-                hp, "input_feeding", parent=("attention", ["dot", "general", "concat"])
-            )
+            input_feeding = self._value(hp, "input_feeding", parent=with_attention)
+            # Copying needs one vocabulary for both sides.
+            if self.source_vocab_size == self.target_vocab_size:
+                copy = self._value(hp, "copy", parent=with_attention)
+            coverage = self._value(hp, "coverage", parent=with_attention)
+            if coverage:
+                coverage_loss_weight = self._value(
+                    hp, "coverage_loss_weight", parent=("coverage", [True])
+                )
         units = self._value(hp, "units")
         bidirectional = self._value(hp, "bidirectional")
         model = build_seq2seq(
@@ -114,6 +125,9 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
             bidirectional=bidirectional,
             input_feeding=bool(input_feeding),
             dropout=self._value(hp, "dropout"),
+            copy=bool(copy),
+            coverage=bool(coverage),
+            coverage_loss_weight=float(coverage_loss_weight),
         )
         model.compile(
             optimizer=keras.optimizers.Adam(

@@ -42,6 +42,19 @@ def test_fixed_and_narrowed_values_are_kept():
     assert type(model.get_layer("decoder")).__name__ == "Decoder"
 
 
+def test_copy_and_coverage_are_in_the_space():
+    fixed = {"attention": "dot", "copy": True, "coverage": True, "units": 16}
+    hypermodel = Seq2SeqHyperModel(12, 12, fixed={**fixed, "embedding_dim": 8})
+    hp = keras_tuner.HyperParameters()
+    decoder = hypermodel.build(hp).get_layer("decoder")
+    assert type(decoder).__name__ == "CopyAttentionDecoder" and decoder.coverage
+    assert hp.values["coverage_loss_weight"] in (0.5, 1.0, 2.0)
+    # Copying needs a shared vocabulary: not asked when the sizes differ.
+    hp = keras_tuner.HyperParameters()
+    Seq2SeqHyperModel(12, 14, fixed={"attention": "dot"}).build(hp)
+    assert "copy" not in hp.values and "coverage" in hp.values
+
+
 def test_fit_forwards_callbacks():
     seen = []
 

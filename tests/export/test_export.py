@@ -273,3 +273,41 @@ def test_plain_model_exports_without_attention_signature(tmp_path):
     assert loaded.signatures["serving_default"](text=tf.constant(["x", ""]))[
         "text"
     ].shape == (2,)
+
+
+def test_copy_and_coverage_model_exports_with_parity(tmp_path):
+    """The pointer-generator with coverage: SavedModel, TFLite and .keras agree."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
+    model = build_seq2seq(
+        tokenizer.vocab_size, tokenizer.vocab_size, 8, 16, copy=True, coverage=True
+    )
+    rng = np.random.default_rng(1)
+    for weight in model.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32") * 0.5)
+    write_export(
+        tmp_path, model, tokenizer, max_source_length=MAX_SOURCE, max_length=MAX_LENGTH
+    )
+    flatbuffer = (tmp_path / "model.tflite").read_bytes()
+    assert not [
+        op for op in tflite_ops(flatbuffer) if op.startswith("Flex") or op == "CUSTOM"
+    ]
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    identical = 0
+    for length in range(1, MAX_SOURCE + 1):
+        source_ids = rng.integers(4, tokenizer.vocab_size, (1, length)).astype("int32")
+        served = loaded.signatures["generate_ids"](source_ids=source_ids)["target_ids"]
+        served = np.pad(served.numpy(), [[0, 0], [0, MAX_LENGTH - served.shape[1]]])
+        expected = generate(model, source_ids, max_length=MAX_LENGTH)["target_ids"]
+        expected = np.pad(expected, [[0, 0], [0, MAX_LENGTH - expected.shape[1]]])
+        np.testing.assert_array_equal(served, expected)
+        on_device = runner(source_ids=padded(source_ids))["target_ids"]
+        identical += np.array_equal(on_device, served)
+    assert identical >= MAX_SOURCE - 2, identical
+    text = loaded.signatures["serving_default"](text=tf.constant(BAD_INPUTS))["text"]
+    assert text.shape == (len(BAD_INPUTS),)
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    inputs = {"source_ids": source_ids, "target_ids": np.array([[BOS_ID, 5]], "int32")}
+    np.testing.assert_allclose(reloaded(inputs), model(inputs), atol=1e-6)
