@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from s2s_keras import data
+from s2s_keras import distribute
 from s2s_keras import metrics
 from s2s_keras import plotting
 from s2s_keras.data.splits import split_of
@@ -220,6 +221,20 @@ FLAGS = [
         "minutes of training at most, for each model trained (default: %(default)s)",
     ),
     ("training", "--seed", int, 0, "random seed (default: %(default)s)"),
+    (
+        "training",
+        "--strategy",
+        list(distribute.STRATEGIES),
+        "auto",
+        "tf.distribute strategy; multi-worker reads TF_CONFIG (default: %(default)s)",
+    ),
+    (
+        "training",
+        "--precision",
+        list(distribute.PRECISIONS),
+        "float32",
+        "float32, or mixed precision for GPUs and TPUs (default: %(default)s)",
+    ),
     (
         "training",
         "--compare-no-attention",
@@ -464,19 +479,31 @@ class TimeBudget(keras.callbacks.Callback):
     """Stops training once `minutes` have passed, mid-epoch if need be.
 
     Keras then still validates the model on the partial epoch, so early
-    stopping and the backup see it.
+    stopping and the backup see it. With several workers, every
+    `check_every` batches they agree (the longest time any of them has
+    run) so that all stop at the same batch.
     """
 
-    def __init__(self, minutes):
+    def __init__(self, minutes, check_every=10):
         super().__init__()
         self.minutes = minutes
+        self.check_every = check_every
         self.start = time.monotonic()
 
+    def _minutes(self):
+        minutes = (time.monotonic() - self.start) / 60.0
+        if distribute.worker_count() == 1:
+            return minutes
+        strategy = self.model.distribute_strategy
+        per_replica = strategy.run(lambda: tf.constant(minutes, tf.float32))
+        return float(strategy.reduce("MAX", per_replica, axis=None))
+
     def on_train_batch_end(self, batch, logs=None):
-        if (
-            not self.model.stop_training
-            and (time.monotonic() - self.start) / 60.0 > self.minutes
-        ):
+        if self.model.stop_training:
+            return
+        if distribute.worker_count() > 1 and batch % self.check_every:
+            return
+        if self._minutes() > self.minutes:
             log(f"\nTime budget of {self.minutes:g} minutes reached: stopping.")
             self.model.stop_training = True
 
@@ -488,27 +515,28 @@ def fit(model, args, train, validation, run_name, compile_model=True):
         `(history dict, minutes spent)`.
     """
     if compile_model:
-        model.compile(
-            optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        compile_for_training(model, args)
+    chief = distribute.is_chief()
     run_folder = args.output / "runs" / run_name
     backup = run_folder / "backup"
     if backup.is_dir() and any(backup.iterdir()):
         log(f"Resuming from {backup}")
     history_file = run_folder / "history.csv"
+    # The chief backs up and logs; every worker resumes from its backup.
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup)),
+        distribute.ClusterBackupAndRestore(str(backup)),
         keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(str(history_file), append=True),
-        keras.callbacks.TensorBoard(str(run_folder / "logs")),
         TimeBudget(args.time_budget),
     ]
+    if chief:
+        callbacks += [
+            keras.callbacks.CSVLogger(str(history_file), append=True),
+            keras.callbacks.TensorBoard(str(run_folder / "logs")),
+        ]
     run_folder.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    model.fit(
+    history = model.fit(
         train,
         validation_data=validation,
         epochs=args.epochs,
@@ -517,7 +545,15 @@ def fit(model, args, train, validation, run_name, compile_model=True):
         verbose=2 if os.environ.get("CI") else 1,
     )
     minutes = (time.monotonic() - start) / 60.0
-    return read_history(history_file), minutes
+    return (read_history(history_file) if chief else history.history), minutes
+
+
+def compile_for_training(model, args):
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
 
 
 def read_history(path):
@@ -619,8 +655,16 @@ def train_and_score(args, tokenizer, pairs, metric):
         `(rows, trained)`: rows maps a system name to its test scores;
         trained is `(model, history, minutes, outputs)` of the main model.
     """
+    distribute.set_precision(args.precision)
+    strategy = distribute.get_strategy(args.strategy)
+    if strategy.num_replicas_in_sync > 1:
+        log(f"Training on {strategy.num_replicas_in_sync} replicas ({args.strategy})")
     train = batches(args, pairs["train"], tokenizer, shuffle=True)
     validation = batches(args, pairs["validation"], tokenizer, shuffle=False)
+    train, validation = (
+        distribute.shard(train, strategy),
+        distribute.shard(validation, strategy),
+    )
     attentions = [args.attention]
     if args.compare_no_attention and args.attention:
         attentions.append(None)
@@ -628,8 +672,19 @@ def train_and_score(args, tokenizer, pairs, metric):
     for attention in attentions:
         name, run_name = system_name(args, attention)
         log(f"Training {name} ...")
-        model = build_model(args, tokenizer.vocab_size, attention)
-        history, minutes = fit(model, args, train, validation, run_name=run_name)
+        with strategy.scope():
+            model = build_model(args, tokenizer.vocab_size, attention)
+            compile_for_training(model, args)
+        history, minutes = fit(
+            model, args, train, validation, run_name=run_name, compile_model=False
+        )
+        if not distribute.is_chief():
+            continue  # the chief scores, plots and exports
+        if strategy is not tf.distribute.get_strategy():
+            # Generation and export want plain variables, not distributed ones.
+            trained_weights = model.get_weights()
+            model = build_model(args, tokenizer.vocab_size, attention)
+            model.set_weights(trained_weights)
         rows[name], outputs = evaluate(model, tokenizer, pairs["test"], args, metric)
         if trained is None:
             trained = (model, history, minutes, outputs)
@@ -726,6 +781,9 @@ for fine-tuning.
 
 def finish(task, args, tokenizer, pairs, rows, trained, metric):
     """Table, examples, plots, metrics.json, model card and the export."""
+    if trained is None:  # a worker that is not the chief: nothing to write
+        log("Training done; the chief writes the scores and the export.")
+        return 0
     model, history, minutes, outputs = trained
     title = {"rouge": "ROUGE F1", "bleu": "BLEU / chrF"}[metric]
     table = print_table(title, rows)

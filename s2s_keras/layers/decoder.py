@@ -161,9 +161,14 @@ class Decoder(keras.layers.Layer):
         return output, new_state  # (batch, units), 2 * num_layers tensors
 
     def _read_out(self, features, training):
-        """softmax(W features + b), as logits."""
+        """softmax(W features + b), as logits: float32 even under mixed precision.
+
+        The product runs in the compute dtype; the softmax and the loss then
+        run in float32, where float16 would overflow or lose the small
+        probabilities.
+        """
         features = self.dropout_layer(features, training=training)
-        return self.output_projection(features)
+        return ops.cast(self.output_projection(features), "float32")
 
     def _embed(self, token_ids, training):
         return self.dropout_layer(self.embedding(token_ids), training=training)

@@ -1,0 +1,188 @@
+"""Training under `tf.distribute`: one strategy by name, and what follows from it.
+
+The recipes train on one CPU, several GPUs, several machines or a TPU with
+the same code: pick a strategy, build and compile the model inside
+`strategy.scope()`, feed it the global batch, and let only the chief write.
+
+    strategy = get_strategy("auto")
+    with strategy.scope():
+        model = build_seq2seq(...)
+        model.compile(...)
+    model.fit(shard(train, strategy), ...)
+    if is_chief(strategy):
+        write_export(...)
+
+| name           | what it is                                                 |
+|----------------|------------------------------------------------------------|
+| `auto`         | `multi-worker` if `TF_CONFIG` names a cluster of several   |
+|                | tasks, else `mirrored` with several GPUs, else the default |
+| `one-device`   | `OneDeviceStrategy` on the first GPU, or the CPU           |
+| `mirrored`     | `MirroredStrategy`: every local GPU (or logical CPU)       |
+| `multi-worker` | `MultiWorkerMirroredStrategy`; the cluster from `TF_CONFIG`|
+| `tpu`          | `TPUStrategy`; the TPU from `$TPU_NAME` (or the local one) |
+
+With several workers each reads its own shard of the data (sharded by
+element, since the pairs come from one file, not many) and the per-worker
+batch is the global batch divided by the number of workers.
+"""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from s2s_keras.checks import check_choice
+
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def cluster_spec():
+    """The `TF_CONFIG` environment variable as a dict (`{}` when unset)."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text:
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"TF_CONFIG is not valid JSON ({error}). Received: TF_CONFIG={text!r}"
+        ) from None
+    if not isinstance(config, dict) or "cluster" not in config or "task" not in config:
+        raise ValueError(
+            "TF_CONFIG must be a JSON object with 'cluster' and 'task'. "
+            f"Received: TF_CONFIG={text!r}"
+        )
+    return config
+
+
+def _number_of_tasks(config):
+    return sum(
+        len(addresses)
+        for kind, addresses in config.get("cluster", {}).items()
+        if kind in ("chief", "worker")
+    )
+
+
+def get_strategy(name="auto"):
+    """A `tf.distribute.Strategy` by name; see the module docstring.
+
+    Args:
+        name: one of `STRATEGIES`.
+
+    Returns:
+        The strategy. Build and compile models inside its `scope()`.
+
+    Raises:
+        ValueError: an unknown name, `multi-worker` without a cluster in
+            `TF_CONFIG`, or `tpu` with no TPU to connect to.
+    """
+    check_choice("strategy", name, STRATEGIES)
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        if _number_of_tasks(cluster_spec()) > 1:
+            name = "multi-worker"
+        elif len(gpus) > 1:
+            name = "mirrored"
+        else:
+            return tf.distribute.get_strategy()  # the default: no distribution
+    if name == "one-device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        if not cluster_spec():
+            raise ValueError(
+                "The multi-worker strategy reads its cluster from TF_CONFIG, "
+                "which is unset. Set it on every machine, e.g. "
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu=os.environ.get("TPU_NAME", "")
+        )
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError) as error:
+        raise ValueError(
+            f"No TPU to connect to ({error}). Set TPU_NAME, or pick another "
+            "strategy. Received: strategy='tpu'"
+        ) from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy=None):
+    """Whether this task writes exports, plots and logs.
+
+    Every task is the chief when there is one machine. In a multi-worker
+    cluster the chief is the `"chief"` task, or worker 0 if the cluster has
+    no `"chief"`.
+    """
+    del strategy  # the cluster, not the strategy, says who the chief is
+    config = cluster_spec()
+    if _number_of_tasks(config) <= 1:
+        return True
+    task = config["task"]
+    if "chief" in config["cluster"]:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def worker_count():
+    """The number of machines training together (1 without a cluster)."""
+    return max(1, _number_of_tasks(cluster_spec()))
+
+
+def shard(dataset, strategy):
+    """Marks `dataset` (of global batches) to be split element-wise across workers.
+
+    tf.data's default would shard by file, and the pairs here come from
+    one file or from memory; sharding by data gives every worker 1/N of
+    every batch. Keras distributes the dataset itself inside `fit`.
+    """
+    del strategy
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options)
+
+
+def set_precision(name="float32"):
+    """Sets the Keras global dtype policy: `float32` or mixed precision.
+
+    With `mixed_float16` or `mixed_bfloat16` the layers compute in 16 bits
+    and keep float32 weights; the decoders return float32 logits (the
+    softmax and the loss run in float32) and attention fills masked scores
+    with a value float16 can hold. Keras scales the float16 loss itself.
+    """
+    check_choice("precision", name, PRECISIONS)
+    keras.mixed_precision.set_global_policy(name)
+    return name
+
+
+class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` for one machine or a cluster: one backup, the chief's.
+
+    Keras's callback has every worker write the same files. Here only the
+    chief writes (each weights file is kept twice, so a kill in the middle
+    of a write loses nothing), and every worker restores from the chief's
+    backup when the job is started again: all of them resume from the same
+    epoch, as a synchronous all-reduce needs. On several machines,
+    `backup_dir` must be on storage they share, as the export is.
+
+    Args:
+        backup_dir: str, the backup folder.
+    """
+
+    def __init__(self, backup_dir):
+        chief = is_chief()
+        super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=chief)
+        self.chief = chief
+
+    def _save_model(self):
+        if self.chief:
+            super()._save_model()
