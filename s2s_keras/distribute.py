@@ -182,7 +182,17 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         chief = is_chief()
         super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=chief)
         self.chief = chief
+        self.frozen = False
+
+    def freeze(self):
+        """Keeps the backup as it is: no more saves, and kept at the end.
+
+        For a run that went wrong (a NaN loss): its last good state stays
+        on disk for the next run to resume from.
+        """
+        self.frozen = True
+        self.delete_checkpoint = False
 
     def _save_model(self):
-        if self.chief:
+        if self.chief and not self.frozen:
             super()._save_model()

@@ -275,7 +275,8 @@ FLAGS = [
         "--quick",
         bool,
         False,
-        "a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch",
+        "a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch "
+        "(flags given explicitly still apply)",
     ),
     (
         "prediction from an existing export",
@@ -328,28 +329,39 @@ def parse_args(argv, description, defaults):
             group.add_argument(flag, type=kind, default=default, help=help_text)
     for name, options in defaults.get("extra_flags", {}).items():
         groups["data"].add_argument(f"--{name}", **options)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--quick" in argv:  # smaller defaults; flags given explicitly still win
+        parser.set_defaults(
+            epochs=1,
+            units=64,
+            embedding_dim=32,
+            layers=1,
+            vocab_size=min(parser.get_default("vocab_size"), 1000),
+            eval_pairs=min(parser.get_default("eval_pairs"), QUICK["test"]),
+        )
     args = parser.parse_args(argv)
     if (args.model is None) != (args.predict is None):
         parser.error("--model and --predict go together")
     if args.data and args.tfds:
         parser.error("give --data or --tfds, not both")
-    if args.quick:
-        args.epochs, args.units, args.embedding_dim, args.layers = 1, 64, 32, 1
-        args.vocab_size, args.eval_pairs = (
-            min(args.vocab_size, 1000),
-            min(args.eval_pairs, QUICK["test"]),
-        )
     args.attention = None if args.attention == "none" else args.attention
     return args
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good backup is kept."""
+
+
 def run(main, argv=None):
-    """Calls `main(argv)`; a `ValueError` (bad input) exits 2 with its message."""
+    """Calls `main(argv)`; bad input exits 2 and a diverged run 1, with a message."""
     try:
         return main(argv)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 def log(message):
@@ -475,6 +487,29 @@ def build_model(args, vocab_size, attention):
     )
 
 
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite.
+
+    It freezes the backup first, so the weights that went bad are never
+    saved over the last good ones, and the backup is kept for a rerun.
+    """
+
+    def __init__(self, backup):
+        super().__init__()
+        self.backup = backup
+        self.where = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.where = (self.epoch, batch, float(loss))
+            self.backup.freeze()
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once `minutes` have passed, mid-epoch if need be.
 
@@ -508,11 +543,18 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def fit(model, args, train, validation, run_name, compile_model=True):
+def fit(model, args, train, validation, run_name, compile_model=True, callbacks=()):
     """Compiles (unless told not to) and trains `model`; resumes from a backup.
+
+    `callbacks` are added to the recipe's own (backup, NaN guard, early
+    stopping, time budget, and on the chief a CSV log and TensorBoard).
 
     Returns:
         `(history dict, minutes spent)`.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite; the backup of
+            the last good epoch is kept.
     """
     if compile_model:
         compile_for_training(model, args)
@@ -523,10 +565,13 @@ def fit(model, args, train, validation, run_name, compile_model=True):
         log(f"Resuming from {backup}")
     history_file = run_folder / "history.csv"
     # The chief backs up and logs; every worker resumes from its backup.
+    backup_callback = distribute.ClusterBackupAndRestore(str(backup))
+    nan_guard = StopOnNaN(backup_callback)
     callbacks = [
-        distribute.ClusterBackupAndRestore(str(backup)),
+        *callbacks,
+        backup_callback,
+        nan_guard,
         keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
-        keras.callbacks.TerminateOnNaN(),
         TimeBudget(args.time_budget),
     ]
     if chief:
@@ -545,6 +590,14 @@ def fit(model, args, train, validation, run_name, compile_model=True):
         verbose=2 if os.environ.get("CI") else 1,
     )
     minutes = (time.monotonic() - start) / 60.0
+    if nan_guard.where is not None:
+        epoch, batch, loss = nan_guard.where
+        raise TrainingDiverged(
+            f"the training loss became {loss} at epoch {epoch + 1}, batch "
+            f"{batch + 1}. The last good backup is kept in {backup}: lower "
+            "--learning-rate (or check the data) and run the same command "
+            "again to resume from it."
+        )
     return (read_history(history_file) if chief else history.history), minutes
 
 
@@ -557,11 +610,16 @@ def compile_for_training(model, args):
 
 
 def read_history(path):
-    """The per-epoch history from a CSVLogger file (all runs, resumed ones too)."""
+    """The per-epoch history from a CSVLogger file (all runs, resumed ones too).
+
+    An epoch logged twice (a run that diverged, then resumed from the backup
+    before it) counts once, as its last run.
+    """
     import csv
 
     with open(path, encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
+        by_epoch = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    rows = [by_epoch[epoch] for epoch in sorted(by_epoch)]
     return {
         key: [float(row[key]) for row in rows]
         for key in (rows[0] if rows else {})

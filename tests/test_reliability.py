@@ -1,0 +1,246 @@
+"""What the README's "Guarantees" promise: fuzzed inputs, kills, NaNs, seeds."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import hypothesis
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import strategies as st
+
+from s2s_keras import build_seq2seq
+from s2s_keras import recipe
+from s2s_keras.export import write_export
+from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.text import SubwordTokenizer
+from tests.recipes.test_recipes import RECIPES
+from tests.recipes.test_recipes import WORDS
+from tests.recipes.test_recipes import pairs_file  # noqa: F401
+from tests.recipes.test_recipes import quick_args
+from tests.text.test_tokenizer import corpus
+
+ROOT = RECIPES.parent
+FUZZ = hypothesis.settings(
+    max_examples=60, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
+ANY_TEXT = st.one_of(
+    st.text(), st.binary().map(lambda raw: raw.decode("utf-8", "replace"))
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return SubwordTokenizer.train(corpus(), vocab_size=320)
+
+
+@pytest.fixture(scope="module")
+def served(tokenizer, tmp_path_factory):
+    model = build_seq2seq(tokenizer.vocab_size, tokenizer.vocab_size, 8, 16)
+    directory = tmp_path_factory.mktemp("export")
+    write_export(
+        directory, model, tokenizer, max_source_length=16, max_length=6, tflite=False
+    )
+    return tf.saved_model.load(str(directory / "saved_model"))
+
+
+@FUZZ
+@hypothesis.given(text=ANY_TEXT)
+def test_tokenizer_takes_any_unicode(tokenizer, text):
+    ids = tokenizer.tokenize([text]).to_tensor().numpy()
+    assert ((ids > PAD_ID) & (ids < tokenizer.vocab_size)).all()
+    (back,) = tokenizer.detokenize(ids).numpy()
+    back.decode("utf-8")  # valid UTF-8, whatever came in
+
+
+@FUZZ
+@hypothesis.given(words=st.lists(st.sampled_from(WORDS), max_size=12))
+def test_tokenizer_round_trips_text_of_its_own_alphabet(tokenizer, words):
+    text = " ".join(words)
+    ids = tokenizer.tokenize([text]).to_tensor()
+    assert tokenizer.detokenize(ids).numpy()[0].decode("utf-8") == text
+
+
+@FUZZ
+@hypothesis.given(
+    batch=st.lists(st.one_of(st.binary(), ANY_TEXT.map(str.encode)), max_size=5)
+)
+def test_serving_signature_answers_any_bytes(served, batch):
+    outputs = served.signatures["serving_default"](text=tf.constant(batch, tf.string))
+    texts = outputs["text"].numpy()
+    assert len(texts) == len(batch)
+    for text in texts:
+        text.decode("utf-8")
+    assert np.isfinite(outputs["score"].numpy()).all()
+
+
+class InjectNaN(keras.callbacks.Callback):
+    """Turns one weight into NaN at the start of epoch `epoch` (0-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            weight = self.model.get_layer("decoder").output_projection.bias
+            weight.assign(np.full(weight.shape, np.nan, "float32"))
+
+
+def small_run(pairs_file, output):  # noqa: F811
+    args = recipe.parse_args(
+        quick_args(pairs_file, output) + ["--epochs", "4"],
+        "",
+        {"corpus": "debian_descriptions", "output": output},
+    )
+    pairs = recipe.load_splits(args)
+    tokenizer = recipe.tokenizer_for(args, pairs["train"])
+    train = recipe.batches(args, pairs["train"], tokenizer, shuffle=True)
+    validation = recipe.batches(args, pairs["validation"], tokenizer, shuffle=False)
+    model = recipe.build_model(args, tokenizer.vocab_size, "dot")
+    return args, model, train, validation
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
+    pairs_file,  # noqa: F811
+    tmp_path,
+    capsys,
+):
+    args, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    with pytest.raises(recipe.TrainingDiverged, match="loss became nan at epoch 2"):
+        recipe.fit(model, args, train, validation, "dot", callbacks=[InjectNaN(1)])
+    backup = tmp_path / "out" / "runs" / "dot" / "backup"
+    metadata = json.loads((backup / "training_metadata.json").read_text())
+    assert metadata["epoch"] == 1  # the one good epoch, not the bad one
+    kept = recipe.build_model(args, model.get_layer("encoder").vocab_size, "dot")
+    kept.load_weights(backup / "latest.weights.h5")
+    assert all(np.isfinite(w).all() for w in kept.get_weights())
+
+    # Rerunning resumes from that backup and finishes.
+    args, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    capsys.readouterr()
+    history, _ = recipe.fit(model, args, train, validation, "dot")
+    assert "Resuming from" in capsys.readouterr().out
+    assert len(history["loss"]) == 4 and np.isfinite(history["loss"]).all()
+    assert not backup.exists()  # a finished run removes its backup
+
+
+def run_recipe(pairs_file, output, extra=(), timeout=600):  # noqa: F811
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(RECIPES / "summarize.py"),
+            *quick_args(pairs_file, output),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"},
+    )
+
+
+@pytest.mark.slow
+def test_a_recipe_killed_mid_training_resumes_and_exports(pairs_file, tmp_path):  # noqa: F811
+    output = tmp_path / "summarize"
+    extra = ["--epochs", "6"]
+    process = run_recipe(pairs_file, output, extra)
+    backup = output / "runs" / "dot" / "backup" / "latest.weights.h5"
+    deadline = time.monotonic() + 300
+    while not backup.exists():
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "no backup was written"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)  # a power cut, mid-training
+    process.wait()
+    assert not (output / "saved_model").exists()
+
+    rerun = run_recipe(pairs_file, output, extra)
+    printed, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, printed[-3000:]
+    assert "Resuming from" in printed
+    epochs = (output / "runs" / "dot" / "history.csv").read_text().splitlines()[1:]
+    assert epochs[0].startswith("0,") and len(epochs) <= 6 + 1
+    assert (output / "saved_model").is_dir() and (output / "model.tflite").is_file()
+
+
+EXPORT_AGAIN = """
+    import sys
+    import keras
+    import s2s_keras
+    from s2s_keras.export import write_export
+    from s2s_keras.text import SubwordTokenizer
+    directory = sys.argv[1]
+    model = keras.saving.load_model(directory + "/model.keras")
+    for weight in model.weights:
+        weight.assign(weight * 0.5)
+    tokenizer = SubwordTokenizer.load(directory + "/tokenizer")
+    print("exporting", flush=True)
+    write_export(directory, model, tokenizer, max_source_length=16, max_length=6)
+"""
+
+CHECK_EXPORT = """
+    import sys, json
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text
+    import keras
+    import s2s_keras
+    from ai_edge_litert.interpreter import Interpreter
+    directory = sys.argv[1]
+    served = tf.saved_model.load(directory + "/saved_model")
+    text = served.signatures["serving_default"](text=tf.constant(["alpha beta"]))["text"]
+    keras.saving.load_model(directory + "/model.keras", safe_mode=True)
+    runner = Interpreter(model_path=directory + "/model.tflite").get_signature_runner()
+    runner(source_ids=np.zeros((1, 16), np.int32))
+    json.load(open(directory + "/export.json"))
+    print("loadable", text.shape)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 3.0, 8.0])
+def test_a_kill_during_export_leaves_an_export_that_loads(tokenizer, tmp_path, delay):
+    model = build_seq2seq(tokenizer.vocab_size, tokenizer.vocab_size, 8, 16)
+    write_export(tmp_path, model, tokenizer, max_source_length=16, max_length=6)
+    exporter = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(EXPORT_AGAIN), str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert exporter.stdout.readline().strip() == "exporting"
+    time.sleep(delay)
+    exporter.send_signal(signal.SIGKILL)
+    exporter.wait()
+    check = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CHECK_EXPORT), str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert "loadable" in check.stdout
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_metrics(pairs_file, tmp_path):  # noqa: F811
+    scores = []
+    for run in range(2):
+        output = tmp_path / f"run{run}"
+        process = run_recipe(pairs_file, output, ["--epochs", "2", "--seed", "7"])
+        printed, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, printed[-3000:]
+        scores.append(json.loads((output / "metrics.json").read_text())["scores"])
+    assert scores[0] == scores[1]
