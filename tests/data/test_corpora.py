@@ -151,3 +151,43 @@ def test_real_corpus_sizes_and_no_test_source_in_train(name, options, minimum_tr
 
     assert not sources("test") & sources("train")
     assert not sources("validation") & sources("train")
+
+
+def test_an_interrupted_preparation_is_redone_and_a_failed_write_keeps_the_old_file(
+    tmp_path, monkeypatch
+):
+    from s2s_keras.data import corpora
+    from s2s_keras.data.cache import atomic_write
+
+    monkeypatch.setenv("S2S_KERAS_DATA", str(tmp_path))
+    rows = [{"source": f"s{i}", "target": f"t{i}", "group": str(i)} for i in range(3)]
+    calls = []
+
+    def build(log):
+        fail = not calls
+        calls.append(fail)
+        splits = {"train": rows, "validation": rows[:1], "test": rows[:1]}
+        if fail:  # a crash half-way: after train.jsonl, before the manifest
+            splits["test"] = (row if i < 1 else 1 / 0 for i, row in enumerate(rows))
+        return splits
+
+    monkeypatch.setitem(corpora.CORPORA, "toy", build)
+    with pytest.raises(ZeroDivisionError):
+        corpora.prepare_corpus("toy", log=lambda _: None)
+    (broken,) = (tmp_path / "corpora").iterdir()
+    assert (broken / "train.jsonl").is_file()
+    assert not (broken / "manifest.json").exists()
+    assert not (broken / "test.jsonl").exists()  # no half-written split
+    assert not [path for path in broken.iterdir() if path.name.startswith(".")]
+    prepared = corpora.prepare_corpus("toy", log=lambda _: None)  # done again
+    assert prepared == broken and (prepared / "manifest.json").is_file()
+    assert calls == [True, False]
+    assert corpora.prepare_corpus("toy", log=lambda _: None) == prepared
+    assert calls == [True, False]  # ready: not built a third time
+
+    target = tmp_path / "vocabulary.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as file:
+        file.write("half of the new")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
