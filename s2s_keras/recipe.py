@@ -733,9 +733,14 @@ def train_and_score(args, tokenizer, pairs, metric):
         with strategy.scope():
             model = build_model(args, tokenizer.vocab_size, attention)
             compile_for_training(model, args)
-        history, minutes = fit(
-            model, args, train, validation, run_name=run_name, compile_model=False
-        )
+        trained_file = args.output / "runs" / run_name / TRAINED
+        earlier = load_trained(trained_file, model)
+        if earlier is not None:
+            model, history, minutes = earlier
+        else:
+            history, minutes = fit(
+                model, args, train, validation, run_name=run_name, compile_model=False
+            )
         if not distribute.is_chief():
             continue  # the chief scores, plots and exports
         if strategy is not tf.distribute.get_strategy():
@@ -743,10 +748,43 @@ def train_and_score(args, tokenizer, pairs, metric):
             trained_weights = model.get_weights()
             model = build_model(args, tokenizer.vocab_size, attention)
             model.set_weights(trained_weights)
+        if earlier is None:
+            save_trained(trained_file, model, minutes)
         rows[name], outputs = evaluate(model, tokenizer, pairs["test"], args, metric)
         if trained is None:
             trained = (model, history, minutes, outputs)
     return rows, trained
+
+
+TRAINED = "trained.keras"
+
+
+def save_trained(path, model, minutes):
+    """Keeps the trained model until the export is written (see `load_trained`)."""
+    staging = path.with_name(f".{path.stem}.partial.keras")
+    model.save(staging)
+    os.replace(staging, path)
+    path.with_suffix(".json").write_text(json.dumps({"minutes": minutes}))
+
+
+def load_trained(path, model):
+    """The model an earlier run trained and then crashed before exporting.
+
+    Returns `(model, history, minutes)` when `path` holds a model built by
+    the same flags as `model` (on one machine), else None.
+    """
+    if not path.is_file() or distribute.worker_count() > 1:
+        return None
+    earlier = keras.saving.load_model(path, safe_mode=True)
+    if json.dumps(earlier.get_config(), sort_keys=True) != json.dumps(
+        model.get_config(), sort_keys=True
+    ):
+        log(f"{path} was built with other flags: training anew.")
+        return None
+    log(f"Training was done before this run stopped: using {path}")
+    history = read_history(path.parent / "history.csv")
+    minutes = json.loads(path.with_suffix(".json").read_text())["minutes"]
+    return earlier, history, minutes
 
 
 class ValidationScore(keras.callbacks.Callback):
@@ -880,6 +918,9 @@ def finish(task, args, tokenizer, pairs, rows, trained, metric):
         },
         **generator_options(args),
     )
+    for kept in (args.output / "runs").glob(f"*/{TRAINED}"):  # exported now
+        kept.unlink()
+        kept.with_suffix(".json").unlink(missing_ok=True)
     log(
         f"Done: {args.output}/ holds saved_model/, model.tflite, model.keras, tokenizer/, metrics.json, README.md and plots."
     )

@@ -244,3 +244,42 @@ def test_the_same_seed_gives_the_same_metrics(pairs_file, tmp_path):  # noqa: F8
         assert process.returncode == 0, printed[-3000:]
         scores.append(json.loads((output / "metrics.json").read_text())["scores"])
     assert scores[0] == scores[1]
+
+
+def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
+    pairs_file,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
+    from tests.recipes.test_recipes import load_recipe
+
+    summarize = load_recipe("summarize")
+    output = tmp_path / "summarize"
+    real_evaluate = recipe.evaluate
+
+    def crash(*args, **kwargs):
+        raise MemoryError("killed while generating")
+
+    monkeypatch.setattr(recipe, "evaluate", crash)
+    with pytest.raises(MemoryError):
+        summarize.main(quick_args(pairs_file, output))
+    trained = output / "runs" / "dot" / "trained.keras"
+    assert trained.is_file()
+
+    monkeypatch.setattr(recipe, "evaluate", real_evaluate)
+    capsys.readouterr()
+    summarize.main(quick_args(pairs_file, output))
+    printed = capsys.readouterr().out
+    assert "Training was done before this run stopped" in printed
+    assert "Epoch 1" not in printed  # not trained again
+    assert (output / "saved_model").is_dir() and not trained.exists()
+
+    # Other flags build another model: that one is trained, not reused.
+    monkeypatch.setattr(recipe, "evaluate", crash)
+    with pytest.raises(MemoryError):
+        summarize.main(quick_args(pairs_file, output))
+    monkeypatch.setattr(recipe, "evaluate", real_evaluate)
+    capsys.readouterr()
+    summarize.main(quick_args(pairs_file, output) + ["--units", "48"])
+    assert "built with other flags: training anew" in capsys.readouterr().out
