@@ -10,6 +10,10 @@ scored with the length penalty of Wu et al. (2016), and is not extended:
 A source is done once its best extension of a step ends; at `max_length`
 its live hypotheses are scored as they stand and join the finished ones.
 With `beam_width=1` this is exactly greedy decoding.
+
+The first step runs once per source, not once per beam: every beam would
+start from the same `<BOS>` and state, so the k best first words are taken
+from one distribution and the state is copied k times after it.
 """
 
 import tensorflow as tf
@@ -73,28 +77,28 @@ def beam_search(
     state = decoder.get_initial_state(final_states, memory, source_ids=source_ids)
     batch_size = tf.shape(source_ids)[0]
     source_length = tf.shape(source_ids)[1]
-    # Every beam of a source reads the same memory: (batch * beam, ...).
-    memory = tf.repeat(memory, k, axis=0)
-    memory_mask = tf.repeat(memory_mask, k, axis=0)
-    state = [tf.repeat(tensor, k, axis=0) for tensor in state]
     attention_size = source_length if track_attention else 0
 
-    def body(step, tokens, state, done, alive, finished):
+    def extend(step, tokens, state, done, alive, finished, memory, memory_mask, width):
+        """One step from `width` live hypotheses per source to k."""
         alive_ids, alive_scores, alive_attention = alive
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
-        log_probs = next_token_log_probs(logits)  # (batch * k, vocab)
+        log_probs = next_token_log_probs(logits)  # (batch * width, vocab)
         vocab_size = tf.shape(log_probs)[-1]
-        candidates = alive_scores[:, :, None] + _split_beams(log_probs, k)  # (b, k, V)
-        flat = tf.reshape(candidates, [batch_size, -1])  # (batch, k * vocab)
+        candidates = alive_scores[:, :, None] + _split_beams(log_probs, width)
+        flat = tf.reshape(candidates, [batch_size, -1])  # (batch, width * vocab)
+        # A vocabulary smaller than the beam: dead columns make up the k.
+        missing = tf.maximum(0, k - tf.shape(flat)[1])
+        flat = tf.pad(flat, [[0, 0], [0, missing]], constant_values=NEGATIVE)
         top_scores, top_index = tf.math.top_k(flat, k=k)  # (batch, k), best first
-        from_beam = top_index // vocab_size
+        from_beam = tf.minimum(top_index // vocab_size, width - 1)
         top_tokens = top_index % vocab_size
         at_step = tf.one_hot(step, max_length, dtype=tf.int32)  # (max_length,)
         top_ids = tf.gather(alive_ids, from_beam, batch_dims=1)  # (batch, k, L)
         top_ids += top_tokens[:, :, None] * at_step[None, None, :]
         top_attention = tf.gather(alive_attention, from_beam, batch_dims=1)
         if track_attention:
-            step_weights = _split_beams(tf.cast(weights, tf.float32), k)  # (b, k, S)
+            step_weights = _split_beams(tf.cast(weights, tf.float32), width)
             step_weights = tf.gather(step_weights, from_beam, batch_dims=1)
             placed = tf.cast(at_step, tf.float32)[None, None, :, None]
             top_attention += step_weights[:, :, None, :] * placed
@@ -108,30 +112,45 @@ def beam_search(
         live = tf.logical_and(live, tf.logical_not(done)[:, None])
         alive = (top_ids, tf.where(live, top_scores, NEGATIVE), top_attention)
         state = [
-            _merge_beams(tf.gather(_split_beams(tensor, k), from_beam, batch_dims=1), k)
+            _merge_beams(
+                tf.gather(_split_beams(tensor, width), from_beam, batch_dims=1), k
+            )
             for tensor in state
         ]
         tokens = tf.reshape(top_tokens, [-1])  # (batch * k,)
         return step + 1, tokens, state, done, alive, finished
 
+    def empty(width):
+        return (
+            tf.zeros([batch_size, width, max_length], tf.int32),
+            tf.zeros([batch_size, width, max_length, attention_size], tf.float32),
+        )
+
+    # The first step: one hypothesis per source, <BOS>, extended to k.
+    ids, attention = empty(1)
+    loop_vars = extend(
+        tf.constant(0),
+        tf.fill([batch_size], BOS_ID),
+        state,
+        tf.zeros([batch_size], tf.bool),
+        (ids, tf.zeros([batch_size, 1]), attention),
+        (*empty(k)[:1], tf.fill([batch_size, k], NEGATIVE), empty(k)[1]),
+        memory,
+        memory_mask,
+        width=1,
+    )
+    # The other steps: every beam of a source reads the same memory.
+    memory = tf.repeat(memory, k, axis=0)  # (batch * k, S, memory_dim)
+    memory_mask = tf.repeat(memory_mask, k, axis=0)
+
+    def body(*loop_vars):
+        return extend(*loop_vars, memory, memory_mask, width=k)
+
     def not_done(step, tokens, state, done, alive, finished):
         return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(done)))
 
-    first_scores = tf.tile(
-        tf.concat([[0.0], tf.fill([k - 1], NEGATIVE)], 0)[None, :], [batch_size, 1]
-    )  # only the first beam is live at the start
-    empty_ids = tf.zeros([batch_size, k, max_length], tf.int32)
-    empty_attention = tf.zeros([batch_size, k, max_length, attention_size], tf.float32)
-    loop_vars = (
-        tf.constant(0),
-        tf.fill([batch_size * k], BOS_ID),
-        state,
-        tf.zeros([batch_size], tf.bool),
-        (empty_ids, first_scores, empty_attention),
-        (empty_ids, tf.fill([batch_size, k], NEGATIVE), empty_attention),
-    )
     steps, _, _, _, alive, finished = tf.while_loop(
-        not_done, body, loop_vars, maximum_iterations=max_length
+        not_done, body, loop_vars, maximum_iterations=max_length - 1
     )
     # Hypotheses still live at the end are cut by max_length: score them as
     # they stand, beside the finished ones.

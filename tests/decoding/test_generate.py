@@ -253,3 +253,45 @@ def test_attention_of_the_chosen_sequences(model):
 def test_bad_arguments_raise(model, kwargs, match):
     with pytest.raises(ValueError, match=match):
         Generator(model, **kwargs)
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["attention", "copy"])
+def test_a_beam_wide_enough_finds_the_exhaustive_best(copy):
+    """Vocabulary {<UNK>, <EOS>, 4, 5, 6}, 3 tokens at most: 85 outputs, all scored."""
+    import itertools
+
+    import keras
+
+    keras.utils.set_random_seed(3)
+    vocab, max_length = 7, 3
+    small = build_seq2seq(vocab, vocab, embedding_dim=4, units=8, copy=copy)
+    for weight in small.weights:
+        weight.assign(weight * 3.0)
+    source_ids = np.array([[4, 5, 6, 5], [6, 6, 0, 0]], "int32")
+    words = [1, 4, 5, 6]
+    for row, source in enumerate(source_ids):
+        candidates = [  # (tokens to score, output words)
+            ((*prefix, EOS_ID), prefix)
+            for length in range(max_length)
+            for prefix in itertools.product(words, repeat=length)
+        ] + [(prefix, prefix) for prefix in itertools.product(words, repeat=max_length)]
+        best_score, best_words = -np.inf, None
+        for tokens, output in candidates:
+            inputs = np.array([[BOS_ID, *tokens[:-1]]], "int32")
+            logits = np.array(small({"source_ids": source[None], "target_ids": inputs}))
+            logits[..., [PAD_ID, BOS_ID]] = -1e9
+            log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+            score = sum(log_probs[0, t, token] for t, token in enumerate(tokens))
+            if score > best_score:
+                best_score, best_words = score, output
+        found = generate(
+            small,
+            source[None],
+            max_length=max_length,
+            method="beam",
+            beam_width=64,
+            length_penalty=0.0,
+        )
+        ids = np.asarray(found["target_ids"])[0]
+        assert tuple(ids[ids != PAD_ID]) == tuple(w for w in best_words), row
+        assert float(found["scores"][0]) == pytest.approx(best_score, abs=1e-4)
