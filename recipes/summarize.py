@@ -2,13 +2,15 @@
 
 The main job of s2s_keras. With no arguments it downloads Debian's package
 descriptions with apt (about 16 MB, once), learns a subword vocabulary,
-trains an LSTM encoder-decoder with Luong attention with `model.fit`,
+trains an LSTM encoder-decoder with Luong attention that can also copy
+source words (a pointer-generator, with coverage) with `model.fit`,
 scores it with ROUGE against the lead baseline (the first k words of the
 description, k the median synopsis length), plots what it learned, and
 exports a SavedModel (text in, text out), a TFLite file and a .keras file.
 
     python recipes/summarize.py                       # the whole job
     python recipes/summarize.py --quick               # a one-minute smoke run
+    python recipes/summarize.py --no-copy --no-coverage   # plain attention
     python recipes/summarize.py --data my.jsonl --source-field article --target-field summary
     python recipes/summarize.py --model saved_models/summarize --predict "Some long text ..."
 
@@ -30,9 +32,11 @@ DEFAULTS = {
     "output": "saved_models/summarize",
     "max_source_length": 96,  # subwords of description read (median: ~70)
     "max_target_length": 24,  # subwords of synopsis written (median: ~10)
-    "vocab_size": 8000,
+    "vocab_size": 4000,  # copying brings rare words: a small softmax is enough
     "embedding_dim": 128,
     "units": 256,
+    "copy": True,  # ROUGE-1 40.3 against 22.6 without (README, Results)
+    "coverage": True,  # 41.2 with it: less repetition
     "epochs": 10,
     "time_budget": 20.0,  # minutes of training: the whole run stays under 30
 }

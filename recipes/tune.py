@@ -1,7 +1,7 @@
 """Tune: search a recipe's hyperparameters with keras-tuner, then export the best.
 
 Takes a recipe's data flags (--data, --tfds, --corpus ...) and searches the
-model's size, attention score, input feeding, dropout, learning rate and
+model's size, attention score, input feeding, copying, coverage, dropout, learning rate and
 batch size. The same command with the same --directory resumes: finished
 trials are not run again. Writes best_hyperparameters.json in the directory
 and, with --export DIR, retrains the best model and exports it like the
@@ -46,6 +46,8 @@ QUICK_SPACE = {  # two tiny trials that differ only in attention and rate
         "layers": 1,
         "bidirectional": False,
         "input_feeding": False,
+        "copy": False,
+        "coverage": False,
         "dropout": 0.0,
         "batch_size": 64,
     },  # fmt: skip

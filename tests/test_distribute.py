@@ -16,6 +16,7 @@ import pytest
 from s2s_keras import build_seq2seq
 from s2s_keras import distribute
 from tests.recipes.test_recipes import RECIPES
+from tests.recipes.test_recipes import SUMMARIZE_RUN
 from tests.recipes.test_recipes import pairs_file  # noqa: F401
 from tests.recipes.test_recipes import quick_args
 
@@ -218,7 +219,7 @@ def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
     args = ["--epochs", "4"]
     ports = free_ports(2)
     workers = start_workers(pairs_file, output, args, ports)
-    backup = output / "runs" / "dot" / "backup"
+    backup = output / "runs" / SUMMARIZE_RUN / "backup"
     try:
         deadline = time.monotonic() + 400
         while not (backup.is_dir() and any(backup.rglob("*.weights.h5"))):
@@ -237,7 +238,7 @@ def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
     logs = [(tmp_path / "run" / f"worker{i}.log").read_text() for i in range(2)]
     assert codes == [0, 0], logs
     assert "Resuming from" in logs[0]
-    history = (output / "runs" / "dot" / "history.csv").read_text().splitlines()
+    history = (output / "runs" / SUMMARIZE_RUN / "history.csv").read_text().splitlines()
     epochs = [int(line.split(",")[0]) for line in history[1:] if line[:1].isdigit()]
     assert epochs[0] == 0 and epochs[-1] == 3 and 0 < len(set(epochs)) <= 4
     assert (output / "model.tflite").is_file()

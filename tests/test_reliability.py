@@ -21,6 +21,7 @@ from s2s_keras.export import write_export
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
 from tests.recipes.test_recipes import RECIPES
+from tests.recipes.test_recipes import SUMMARIZE_RUN
 from tests.recipes.test_recipes import WORDS
 from tests.recipes.test_recipes import pairs_file  # noqa: F401
 from tests.recipes.test_recipes import quick_args
@@ -152,7 +153,7 @@ def test_a_recipe_killed_mid_training_resumes_and_exports(pairs_file, tmp_path):
     output = tmp_path / "summarize"
     extra = ["--epochs", "6"]
     process = run_recipe(pairs_file, output, extra)
-    backup = output / "runs" / "dot" / "backup" / "latest.weights.h5"
+    backup = output / "runs" / SUMMARIZE_RUN / "backup" / "latest.weights.h5"
     deadline = time.monotonic() + 300
     while not backup.exists():
         assert process.poll() is None, process.stdout.read()
@@ -166,7 +167,9 @@ def test_a_recipe_killed_mid_training_resumes_and_exports(pairs_file, tmp_path):
     printed, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, printed[-3000:]
     assert "Resuming from" in printed
-    epochs = (output / "runs" / "dot" / "history.csv").read_text().splitlines()[1:]
+    epochs = (
+        (output / "runs" / SUMMARIZE_RUN / "history.csv").read_text().splitlines()[1:]
+    )
     assert epochs[0].startswith("0,") and len(epochs) <= 6 + 1
     assert (output / "saved_model").is_dir() and (output / "model.tflite").is_file()
 
@@ -264,7 +267,7 @@ def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
     monkeypatch.setattr(recipe, "evaluate", crash)
     with pytest.raises(MemoryError):
         summarize.main(quick_args(pairs_file, output))
-    trained = output / "runs" / "dot" / "trained.keras"
+    trained = output / "runs" / SUMMARIZE_RUN / "trained.keras"
     assert trained.is_file()
 
     monkeypatch.setattr(recipe, "evaluate", real_evaluate)

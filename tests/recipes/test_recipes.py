@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 RECIPES = pathlib.Path(__file__).parents[2] / "recipes"
+# The run folder of summarize's default model (dot attention, copy, coverage).
+SUMMARIZE_RUN = "dot-copy-coverage"
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
 
 
