@@ -79,7 +79,9 @@ def get_strategy(name="auto"):
             `TF_CONFIG`, or `tpu` with no TPU to connect to.
     """
     check_choice("strategy", name, STRATEGIES)
-    gpus = tf.config.list_logical_devices("GPU")
+    # Physical, not logical, devices: listing logical ones starts the runtime,
+    # after which a multi-worker strategy can no longer set up its collectives.
+    gpus = tf.config.list_physical_devices("GPU")
     if name == "auto":
         if _number_of_tasks(cluster_spec()) > 1:
             name = "multi-worker"
@@ -88,7 +90,7 @@ def get_strategy(name="auto"):
         else:
             return tf.distribute.get_strategy()  # the default: no distribution
     if name == "one-device":
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
@@ -167,12 +169,15 @@ def set_precision(name="float32"):
 class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` for one machine or a cluster: one backup, the chief's.
 
-    Keras's callback has every worker write the same files. Here only the
-    chief writes (each weights file is kept twice, so a kill in the middle
-    of a write loses nothing), and every worker restores from the chief's
-    backup when the job is started again: all of them resume from the same
-    epoch, as a synchronous all-reduce needs. On several machines,
-    `backup_dir` must be on storage they share, as the export is.
+    Keras's callback has every worker write the same files, in place. Here
+    only the chief writes, each file to a temporary name renamed into place
+    (a kill in the middle of a write leaves the previous backup whole), and
+    every worker restores from the chief's backup when the job is started
+    again: all of them resume from the same epoch, as a synchronous
+    all-reduce needs. The weights are renamed into place before the epoch
+    count, so a kill between the two resumes one epoch early, never late.
+    On several machines, `backup_dir` must be on storage they share, as the
+    export is.
 
     Args:
         backup_dir: str, the backup folder.
@@ -180,7 +185,7 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir):
         chief = is_chief()
-        super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=chief)
+        super().__init__(backup_dir, delete_checkpoint=chief)
         self.chief = chief
         self.frozen = False
 
@@ -194,5 +199,15 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.delete_checkpoint = False
 
     def _save_model(self):
-        if self.chief and not self.frozen:
-            super()._save_model()
+        if not self.chief or self.frozen:
+            return
+        from s2s_keras.data.cache import atomic_write
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        staging = os.path.join(self.backup_dir, ".partial.weights.h5")
+        self.model.save_weights(staging, overwrite=True)
+        os.replace(staging, self._weights_path)
+        with atomic_write(self._training_metadata_path) as file:
+            json.dump(
+                {"epoch": self._current_epoch, "batch": self._last_batch_seen}, file
+            )

@@ -295,6 +295,9 @@ FLAGS = [
 ]
 
 
+STRATEGIES = {}  # strategy name -> the strategy made when the flags were read
+
+
 def parse_args(argv, description, defaults):
     """The recipes' common flags (`FLAGS`) and the recipe's own.
 
@@ -345,6 +348,10 @@ def parse_args(argv, description, defaults):
     if args.data and args.tfds:
         parser.error("give --data or --tfds, not both")
     args.attention = None if args.attention == "none" else args.attention
+    if args.predict is None:
+        # Now, before any TensorFlow op runs: a multi-worker strategy sets up
+        # its collective ops at program start-up or not at all.
+        STRATEGIES[args.strategy] = distribute.get_strategy(args.strategy)
     return args
 
 
@@ -714,7 +721,7 @@ def train_and_score(args, tokenizer, pairs, metric):
         trained is `(model, history, minutes, outputs)` of the main model.
     """
     distribute.set_precision(args.precision)
-    strategy = distribute.get_strategy(args.strategy)
+    strategy = STRATEGIES.get(args.strategy) or distribute.get_strategy(args.strategy)
     if strategy.num_replicas_in_sync > 1:
         log(f"Training on {strategy.num_replicas_in_sync} replicas ({args.strategy})")
     train = batches(args, pairs["train"], tokenizer, shuffle=True)
