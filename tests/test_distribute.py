@@ -131,6 +131,27 @@ def test_the_chief_is_the_chief_task_or_worker_zero(monkeypatch):
     assert distribute.worker_count() == 3
 
 
+def run_cluster(pairs_file, output, extra_args, ports):  # noqa: F811
+    """Starts the workers, waits for all to succeed, returns their logs."""
+    workers = start_workers(pairs_file, output, extra_args, ports)
+    try:
+        codes = wait_all(workers, timeout=600)
+    finally:
+        kill_all(workers)
+    logs = [(output.parent / f"worker{i}.log").read_text() for i in range(len(ports))]
+    assert codes == [0] * len(ports), logs
+    return logs
+
+
+MULTI_WORKER_FAILS = pytest.mark.xfail(
+    strict=True,
+    reason="known failure: under MultiWorkerMirroredStrategy, Keras's fit hands the "
+    "model a dict of PerReplica values it cannot convert ('Attempt to convert a value "
+    "({'source_ids': PerReplica ...}) with an unsupported type (<class 'dict'>)'); "
+    "mirrored on one machine works (test above)",
+)
+
+
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for sock in sockets:
@@ -187,23 +208,11 @@ def kill_all(workers):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known failure: under MultiWorkerMirroredStrategy, Keras's fit hands the "
-    "model a dict of PerReplica values it cannot convert ('Attempt to convert a value "
-    "({'source_ids': PerReplica ...}) with an unsupported type (<class 'dict'>)'); "
-    "mirrored on one machine works (test above)",
-)
+@MULTI_WORKER_FAILS
 def test_two_workers_train_together_and_the_chief_exports(pairs_file, tmp_path):  # noqa: F811
     output = tmp_path / "run" / "summarize"
     output.parent.mkdir()
-    workers = start_workers(pairs_file, output, ["--epochs", "2"], free_ports(2))
-    try:
-        codes = wait_all(workers, timeout=600)
-    finally:
-        kill_all(workers)
-    logs = [(tmp_path / "run" / f"worker{i}.log").read_text() for i in range(2)]
-    assert codes == [0, 0], logs
+    logs = run_cluster(pairs_file, output, ["--epochs", "2"], free_ports(2))
     assert "Training on 2 replicas (multi-worker)" in logs[0]
     assert "the chief writes" in logs[1]
     assert (output / "saved_model").is_dir() and (output / "model.tflite").is_file()
@@ -211,13 +220,7 @@ def test_two_workers_train_together_and_the_chief_exports(pairs_file, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known failure: under MultiWorkerMirroredStrategy, Keras's fit hands the "
-    "model a dict of PerReplica values it cannot convert ('Attempt to convert a value "
-    "({'source_ids': PerReplica ...}) with an unsupported type (<class 'dict'>)'); "
-    "mirrored on one machine works (test above)",
-)
+@MULTI_WORKER_FAILS
 def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
     pairs_file,  # noqa: F811
     tmp_path,
@@ -244,13 +247,7 @@ def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
         workers[1].wait()
     finally:
         kill_all(workers)  # the job restarts: the chief is stopped too
-    workers = start_workers(pairs_file, output, args, ports)
-    try:
-        codes = wait_all(workers, timeout=600)
-    finally:
-        kill_all(workers)
-    logs = [(tmp_path / "run" / f"worker{i}.log").read_text() for i in range(2)]
-    assert codes == [0, 0], logs
+    logs = run_cluster(pairs_file, output, args, ports)
     assert "Resuming from" in logs[0]
     history = (output / "runs" / SUMMARIZE_RUN / "history.csv").read_text().splitlines()
     epochs = [int(line.split(",")[0]) for line in history[1:] if line[:1].isdigit()]
