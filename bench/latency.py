@@ -68,9 +68,9 @@ def main(argv=None):
     )
 
     folder = tempfile.mkdtemp()
-    words = [f"w{i}" for i in range(200)]
+    words = [f"word{i}" for i in range(400)]
     tokenizer = SubwordTokenizer.train(
-        [" ".join(words[i : i + 9]) for i in range(190)], vocab_size=220
+        [" ".join(words[i : i + 9]) for i in range(390)], vocab_size=320
     )  # the signatures that take text need one; this bench uses ids only
     server = Seq2SeqServer(
         model,
