@@ -8,8 +8,8 @@ the same code: pick a strategy, build and compile the model inside
     with strategy.scope():
         model = build_seq2seq(...)
         model.compile(...)
-    model.fit(shard(train, strategy), ...)
-    if is_chief(strategy):
+    model.fit(shard(train), ...)
+    if is_chief():
         write_export(...)
 
 | name           | what it is                                                 |
@@ -116,14 +116,13 @@ def get_strategy(name="auto"):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def is_chief(strategy=None):
+def is_chief():
     """Whether this task writes exports, plots and logs.
 
     Every task is the chief when there is one machine. In a multi-worker
     cluster the chief is the `"chief"` task, or worker 0 if the cluster has
     no `"chief"`.
     """
-    del strategy  # the cluster, not the strategy, says who the chief is
     config = cluster_spec()
     if _number_of_tasks(config) <= 1:
         return True
@@ -138,14 +137,13 @@ def worker_count():
     return max(1, _number_of_tasks(cluster_spec()))
 
 
-def shard(dataset, strategy):
+def shard(dataset):
     """Marks `dataset` (of global batches) to be split element-wise across workers.
 
     tf.data's default would shard by file, and the pairs here come from
     one file or from memory; sharding by data gives every worker 1/N of
     every batch. Keras distributes the dataset itself inside `fit`.
     """
-    del strategy
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA
@@ -201,12 +199,11 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         if not self.chief or self.frozen:
             return
+        from s2s_keras.data.cache import atomic_path
         from s2s_keras.data.cache import atomic_write
 
-        os.makedirs(self.backup_dir, exist_ok=True)
-        staging = os.path.join(self.backup_dir, ".partial.weights.h5")
-        self.model.save_weights(staging, overwrite=True)
-        os.replace(staging, self._weights_path)
+        with atomic_path(self._weights_path) as staging:
+            self.model.save_weights(staging, overwrite=True)
         with atomic_write(self._training_metadata_path) as file:
             json.dump(
                 {"epoch": self._current_epoch, "batch": self._last_batch_seen}, file

@@ -35,10 +35,12 @@ from s2s_keras import data
 from s2s_keras import distribute
 from s2s_keras import metrics
 from s2s_keras import plotting
+from s2s_keras.data.cache import atomic_path
 from s2s_keras.data.splits import split_of
 from s2s_keras.decoding import Generator
 from s2s_keras.export import write_export
 from s2s_keras.models import build_seq2seq
+from s2s_keras.models import compile_seq2seq
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
 
@@ -530,11 +532,12 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.minutes = minutes
         self.check_every = check_every
+        self.workers = distribute.worker_count()  # read TF_CONFIG once, not per batch
         self.start = time.monotonic()
 
     def _minutes(self):
         minutes = (time.monotonic() - self.start) / 60.0
-        if distribute.worker_count() == 1:
+        if self.workers == 1:
             return minutes
         strategy = self.model.distribute_strategy
         per_replica = strategy.run(lambda: tf.constant(minutes, tf.float32))
@@ -543,7 +546,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.model.stop_training:
             return
-        if distribute.worker_count() > 1 and batch % self.check_every:
+        if self.workers > 1 and batch % self.check_every:
             return
         if self._minutes() > self.minutes:
             log(f"\nTime budget of {self.minutes:g} minutes reached: stopping.")
@@ -609,11 +612,7 @@ def fit(model, args, train, validation, run_name, compile_model=True, callbacks=
 
 
 def compile_for_training(model, args):
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    compile_seq2seq(model, args.learning_rate)
 
 
 def read_history(path):
@@ -727,8 +726,8 @@ def train_and_score(args, tokenizer, pairs, metric):
     train = batches(args, pairs["train"], tokenizer, shuffle=True)
     validation = batches(args, pairs["validation"], tokenizer, shuffle=False)
     train, validation = (
-        distribute.shard(train, strategy),
-        distribute.shard(validation, strategy),
+        distribute.shard(train),
+        distribute.shard(validation),
     )
     attentions = [args.attention]
     if args.compare_no_attention and args.attention:
@@ -767,11 +766,14 @@ TRAINED = "trained.keras"
 
 
 def save_trained(path, model, minutes):
-    """Keeps the trained model until the export is written (see `load_trained`)."""
-    staging = path.with_name(f".{path.stem}.partial.keras")
-    model.save(staging)
-    os.replace(staging, path)
+    """Keeps the trained model until the export is written (see `load_trained`).
+
+    The minutes go first: the model file, renamed into place last, is what
+    says both are there.
+    """
     path.with_suffix(".json").write_text(json.dumps({"minutes": minutes}))
+    with atomic_path(path) as staging:
+        model.save(staging)
 
 
 def load_trained(path, model):

@@ -11,10 +11,10 @@ keras-tuner's chief/worker mode (see the README, "Tuning").
     tuner.search(train, validation_data=validation, epochs=3)
 """
 
-import keras
 import keras_tuner
 
 from s2s_keras.models import build_seq2seq
+from s2s_keras.models import compile_seq2seq
 
 # name -> (kind, arguments) of the default search space.
 DEFAULT_SPACE = {
@@ -129,14 +129,7 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
             coverage=bool(coverage),
             coverage_loss_weight=float(coverage_loss_weight),
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                self._value(hp, "learning_rate"), clipnorm=1.0
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        return model
+        return compile_seq2seq(model, self._value(hp, "learning_rate"))
 
     def fit(self, hp, model, *args, **kwargs):
         """`model.fit(*args, **kwargs)`, callbacks and all; batch size searched if it can be."""

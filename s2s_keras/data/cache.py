@@ -24,6 +24,30 @@ def cache_dir(*parts):
 
 
 @contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path beside `path`, renamed onto it when the block succeeds.
+
+    For writers that take a path rather than a file (`model.save`,
+    `model.save_weights`): the temporary name keeps `path`'s ending
+    (`.keras`, `.weights.h5`), and a crash inside the block leaves `path`
+    as it was.
+
+    Yields:
+        The temporary `pathlib.Path`.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".partial.{path.name}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path, mode="w", encoding="utf-8"):
     """Opens a temporary file beside `path` and renames it into place on success.
 

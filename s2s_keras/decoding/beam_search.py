@@ -128,13 +128,14 @@ def beam_search(
 
     # The first step: one hypothesis per source, <BOS>, extended to k.
     ids, attention = empty(1)
+    no_ids, no_attention = empty(k)  # no finished hypothesis yet
     loop_vars = extend(
         tf.constant(0),
         tf.fill([batch_size], BOS_ID),
         state,
         tf.zeros([batch_size], tf.bool),
         (ids, tf.zeros([batch_size, 1]), attention),
-        (*empty(k)[:1], tf.fill([batch_size, k], NEGATIVE), empty(k)[1]),
+        (no_ids, tf.fill([batch_size, k], NEGATIVE), no_attention),
         memory,
         memory_mask,
         width=1,
