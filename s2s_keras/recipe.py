@@ -577,18 +577,20 @@ def fit(model, args, train, validation, run_name, compile_model=True, callbacks=
     # The chief backs up and logs; every worker resumes from its backup.
     backup_callback = distribute.ClusterBackupAndRestore(str(backup))
     nan_guard = StopOnNaN(backup_callback)
+    # The chief logs an epoch before it backs it up: a kill between the two
+    # runs that epoch again (read_history keeps its last row), never loses it.
+    logs = [
+        keras.callbacks.CSVLogger(str(history_file), append=True),
+        keras.callbacks.TensorBoard(str(run_folder / "logs")),
+    ]
     callbacks = [
         *callbacks,
+        *(logs if chief else []),
         backup_callback,
         nan_guard,
         keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
         TimeBudget(args.time_budget),
     ]
-    if chief:
-        callbacks += [
-            keras.callbacks.CSVLogger(str(history_file), append=True),
-            keras.callbacks.TensorBoard(str(run_folder / "logs")),
-        ]
     run_folder.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     history = model.fit(
