@@ -101,6 +101,9 @@ def get_strategy(name="auto"):
                 '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                 '"task": {"type": "worker", "index": 0}}'
             )
+        from s2s_keras.multi_worker_fit import allow_multi_worker_fit
+
+        allow_multi_worker_fit()  # Keras 3's fit fails here otherwise
         return tf.distribute.MultiWorkerMirroredStrategy()
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(

@@ -540,8 +540,9 @@ class TimeBudget(keras.callbacks.Callback):
         if self.workers == 1:
             return minutes
         strategy = self.model.distribute_strategy
-        per_replica = strategy.run(lambda: tf.constant(minutes, tf.float32))
-        return float(strategy.reduce("MAX", per_replica, axis=None))
+        # Reductions are SUM or MEAN only: gather every replica's time instead.
+        per_replica = strategy.run(lambda: tf.constant([minutes], tf.float32))
+        return float(tf.reduce_max(strategy.gather(per_replica, axis=0)))
 
     def on_train_batch_end(self, batch, logs=None):
         if self.model.stop_training:
