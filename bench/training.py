@@ -6,8 +6,9 @@ states (decoder), `keras.layers.Attention` over the encoder states, Dense on
 [s_t; c_t]. Both models get the same sizes (vocabulary 8,000, embedding 128,
 LSTM 256), the same synthetic batches (64 pairs, source 60, target 16, no
 padding) and the same optimizer; the figure is target tokens per second of
-`model.fit`, the median of several epochs after a warm-up epoch; the models
-take turns epoch by epoch, so that slow spells of the machine hit all alike.
+`model.fit`, the median of several epochs after a warm-up epoch, by the wall
+clock and per CPU-second; the models take turns epoch by epoch, so that slow
+spells of the machine hit all alike.
 
     python bench/training.py            # about 4 minutes on 2 cores
     python bench/training.py --quick
@@ -46,24 +47,55 @@ def composite(vocab_size, embedding_dim, units):
     return keras.Model({"source_ids": source, "target_ids": target}, logits)
 
 
-def timed_epochs(models, batches, epochs):
-    """Seconds per epoch of each model, the models taking turns every epoch.
+def timed_epochs(runs, epochs):
+    """Wall and CPU seconds per epoch of each model, taking turns every epoch.
 
-    Taking turns spreads slow spells of a shared machine over all models.
+    Args:
+        runs: dict of name -> `(model, batches)`; each epoch is one pass
+            over its `batches`.
+        epochs: int, timed epochs per model, after one untimed warm-up.
+
+    Returns:
+        dict of name -> `{"wall": [seconds], "cpu": [seconds]}`. Taking
+        turns spreads slow spells of a shared machine over all models; CPU
+        seconds (of this process, all threads) do not count time spent
+        waiting, so they check the wall-clock figures.
     """
-    for model in models.values():
+    for model, batches in runs.values():
         model.compile(
             keras.optimizers.Adam(1e-3),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
         model.fit(batches, epochs=1, verbose=0)  # warm-up: tracing is not timed
-    seconds = {name: [] for name in models}
+    seconds = {name: {"wall": [], "cpu": []} for name in runs}
     for _ in range(epochs):
-        for name, model in models.items():
-            start = time.perf_counter()
+        for name, (model, batches) in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
             model.fit(batches, epochs=1, verbose=0)
-            seconds[name].append(time.perf_counter() - start)
+            seconds[name]["wall"].append(time.perf_counter() - wall)
+            seconds[name]["cpu"].append(time.process_time() - cpu)
     return seconds
+
+
+def print_speeds(seconds, tokens):
+    """A Markdown table of tokens/s (wall clock and per CPU second) and ratios.
+
+    The first model is the baseline of the ratios.
+    """
+    print(
+        "| model | target tokens/s | vs first | tokens per CPU-second | vs first |\n"
+        "|---|---|---|---|---|"
+    )
+    baseline = None
+    for name, times in seconds.items():
+        speed = tokens / statistics.median(times["wall"])
+        per_cpu = tokens / statistics.median(times["cpu"])
+        baseline = baseline or (speed, per_cpu)
+        print(
+            f"| {name} | {speed:,.0f} | {speed / baseline[0]:.2f}x "
+            f"| {per_cpu:,.0f} | {per_cpu / baseline[1]:.2f}x |",
+            flush=True,
+        )
 
 
 def main(argv=None):
@@ -94,7 +126,7 @@ def main(argv=None):
     print(
         f"vocab {vocab_size}, embedding {embedding_dim}, units {units}, batch {batch_size}, "
         f"source {source_length}, target {target_length}; median of {epochs} epochs "
-        f"of {args.steps} steps\n\n| model | target tokens/s | vs composite |\n|---|---|---|"
+        f"of {args.steps} steps\n"
     )
     makers = {
         "built-in composite (Embedding + LSTM + keras.layers.Attention + Dense)": composite,
@@ -105,16 +137,11 @@ def main(argv=None):
             sizes[0], *sizes, attention=None
         ),
     }
-    models = {}
+    runs = {}
     for name, make in makers.items():
         keras.utils.set_random_seed(0)
-        models[name] = make(vocab_size, embedding_dim, units)
-    tokens = args.steps * batch_size * target_length
-    seconds = timed_epochs(models, batches, epochs)
-    baseline = tokens / statistics.median(seconds[next(iter(models))])
-    for name, times in seconds.items():
-        speed = tokens / statistics.median(times)
-        print(f"| {name} | {speed:,.0f} | {speed / baseline:.2f}x |", flush=True)
+        runs[name] = (make(vocab_size, embedding_dim, units), batches)
+    print_speeds(timed_epochs(runs, epochs), args.steps * batch_size * target_length)
 
 
 if __name__ == "__main__":
