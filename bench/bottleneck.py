@@ -126,6 +126,7 @@ def train(attention, sequences, args):
         epochs=10_000,
         callbacks=[StopAfter(args.minutes)],
         verbose=0,
+        shuffle=False,  # fresh random batches every step
     )
     steps = 50 * len(history.history["loss"])
     return model, steps, history.history["loss"][-1]
