@@ -2,8 +2,8 @@
 
 With no arguments it asks WordNet (Debian's wordnet-base package, fetched
 with apt-get download and unpacked into the cache) for every lemma's
-definition, trains an LSTM encoder-decoder with Luong attention to write the
-definition from the question, scores it with ROUGE against answering every
+definition, trains an LSTM encoder-decoder with Luong attention that can copy
+words of the question (a pointer-generator) to write the definition, scores it with ROUGE against answering every
 question with the most common words of the training answers, and exports it.
 
 Your own data: a JSONL of question / context / answer, the model reading
@@ -30,7 +30,8 @@ DEFAULTS = {
     "output": "saved_models/qa",
     "max_source_length": 64,
     "max_target_length": 32,
-    "vocab_size": 8000,
+    "vocab_size": 4000,  # copying brings the rare words: a small softmax is enough
+    "copy": True,  # the asked word, or its stem, is often in the definition
     "time_budget": 20.0,
     "extra_flags": {
         "context-field": {
