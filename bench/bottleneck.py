@@ -34,14 +34,24 @@ from s2s_keras.special_tokens import EOS_ID  # noqa: E402
 BINS = [(5, 10), (11, 20), (21, 40), (41, 60), (61, 80), (81, 100)]
 
 
-def parse_args(argv=None):
+def study_parser(doc, minutes, measure):
+    """The flags every bottleneck study has: training time, seed, plot."""
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Prints a Markdown table of token accuracy per length bin.",
+        description=doc.split("\n\n")[0],
+        epilog=f"Prints a Markdown table of {measure} per length bin.",
     )
     parser.add_argument(
-        "--minutes", type=float, default=5.0, help="training time per model"
+        "--minutes", type=float, default=minutes, help="training time per model"
     )
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--plot", default=None, help="write the figure to this PNG file"
+    )
+    return parser
+
+
+def parse_args(argv=None):
+    parser = study_parser(__doc__, 5.0, "token accuracy")
     parser.add_argument(
         "--vocab-size", type=int, default=24, help="token ids (4 are special)"
     )
@@ -52,10 +62,6 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--test-per-bin", type=int, default=64, help="held-out sequences per bin"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument(
-        "--plot", default=None, help="write the figure to this PNG file"
     )
     return parser.parse_args(argv)
 
@@ -150,24 +156,35 @@ def accuracy_by_bin(model, test, args):
     return scores
 
 
-def plot(results, path):
+def plot_by_length(results, ticks, path, xlabel, ylabel, title, top=None):
+    """One line a model: its score (results[name]) at each length bin (ticks)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    centers = [(low + high) / 2 for low, high in BINS]
     figure, axis = plt.subplots(figsize=(6, 3.6))
     for name, scores in results.items():
-        axis.plot(centers, scores, marker="o", label=name)
-    axis.set_xlabel("source length (tokens)")
-    axis.set_ylabel("token accuracy of the copy (%)")
-    axis.set_ylim(0, 100)
-    axis.set_title("Copying random sequences: one vector vs attention")
+        axis.plot(ticks, scores, marker="o", label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_ylim(0, top)
+    axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def print_by_length(results, labels, counts=None):
+    """A Markdown table: a row a length bin, a column a model."""
+    counts_header = " pairs |" if counts else ""
+    print(f"| source length |{counts_header} " + " | ".join(results) + " |")
+    print("|---" * (len(results) + 1 + bool(counts)) + "|")
+    for i, label in enumerate(labels):
+        cells = " | ".join(f"{scores[i]:.1f}" for scores in results.values())
+        count = f" {counts[i]:,} |" if counts else ""
+        print(f"| {label} |{count} {cells} |")
 
 
 def main(argv=None):
@@ -185,16 +202,19 @@ def main(argv=None):
         notes.append(
             f"{name}: {steps} steps in {args.minutes:g} minutes, final loss {loss:.3f}"
         )
-    header = "| source length | " + " | ".join(results) + " |"
-    print(header)
-    print("|---" * (len(results) + 1) + "|")
-    for i, (low, high) in enumerate(BINS):
-        cells = " | ".join(f"{scores[i]:.1f}" for scores in results.values())
-        print(f"| {low}-{high} | {cells} |")
+    print_by_length(results, [f"{low}-{high}" for low, high in BINS])
     for note in notes:
         print(note)
     if args.plot:
-        plot(results, args.plot)
+        plot_by_length(
+            results,
+            [(low + high) / 2 for low, high in BINS],
+            args.plot,
+            xlabel="source length (tokens)",
+            ylabel="token accuracy of the copy (%)",
+            title="Copying random sequences: one vector vs attention",
+            top=100,
+        )
         print(f"Plot: {args.plot}")
     return results
 
