@@ -9,7 +9,7 @@ targets at 24:
 2. with `--time`, training speed in real (non-padding) target tokens per
    second, the same pairs for every model: the built-in Keras composite
    (see `bench/training.py`) fed the keras.io way, every batch padded to the
-   longest example of the corpus, against `build_seq2seq` fed the same
+   cut-off lengths (96 and 24 by default), against `build_seq2seq` fed the same
    batches and fed the bucketed ones.
 
     python bench/padding.py            # the padding shares, about 2 minutes
@@ -36,7 +36,10 @@ from s2s_keras.text import SubwordTokenizer  # noqa: E402
 
 
 def pad_to(batches, source_length, target_length):
-    """Every batch padded to the corpus's longest pair (keras.io's pad_sequences)."""
+    """Every batch padded to the cut-off lengths, the longest a pair can be.
+
+    That is what keras.io's examples do with `pad_sequences(maxlen=...)`.
+    """
 
     def pad(inputs, labels):
         def widen(ids, width):

@@ -3,8 +3,9 @@
 With no arguments it asks WordNet (Debian's wordnet-base package, fetched
 with apt-get download and unpacked into the cache) for every lemma's
 definition, trains an LSTM encoder-decoder with Luong attention that can copy
-words of the question (a pointer-generator) to write the definition, scores it with ROUGE against answering every
-question with the most common words of the training answers, and exports it.
+words of the question (a pointer-generator) to write the definition, scores it
+with ROUGE against answering every question with the most common words of the
+training answers, and exports it.
 
 Your own data: a JSONL of question / context / answer, the model reading
 "question <context> context" and writing the answer.
