@@ -213,7 +213,7 @@ FLAGS = [
         "--learning-rate",
         positive_float,
         2e-3,
-        "Adam learning rate; gradients are clipped to norm 1 (default: %(default)s)",
+        "Adam learning rate; the global norm of the gradients is clipped to 1 (default: %(default)s)",
     ),
     (
         "training",
@@ -522,6 +522,10 @@ class StopOnNaN(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once `minutes` have passed, mid-epoch if need be.
 
+    The clock starts when training starts (`on_train_begin`), not when the
+    callback is made: every model trained with it, and every keras-tuner
+    trial (which trains a copy of it), gets the whole budget.
+
     Keras then still validates the model on the partial epoch, so early
     stopping and the backup see it. With several workers, every
     `check_every` batches they agree (the longest time any of them has
@@ -533,6 +537,9 @@ class TimeBudget(keras.callbacks.Callback):
         self.minutes = minutes
         self.check_every = check_every
         self.workers = distribute.worker_count()  # read TF_CONFIG once, not per batch
+        self.start = None
+
+    def on_train_begin(self, logs=None):
         self.start = time.monotonic()
 
     def _minutes(self):

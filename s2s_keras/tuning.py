@@ -13,6 +13,7 @@ keras-tuner's chief/worker mode (see the README, "Tuning").
 
 import keras_tuner
 
+from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.models import build_seq2seq
 from s2s_keras.models import compile_seq2seq
 
@@ -77,42 +78,38 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
                 f"Unknown hyperparameters {unknown}. Known: {sorted(DEFAULT_SPACE)}."
             )
 
-    def _value(self, hp, name, parent=None):
+    def _value(self, hp, name):
         """The value of one hyperparameter: fixed, narrowed, or from the default space."""
         if name in self.fixed:
             return hp.Fixed(name, self.fixed[name])
         if name in self.space:
             return hp.Choice(name, list(self.space[name]))
         kind, arguments = DEFAULT_SPACE[name]
-        conditions = (
-            {}
-            if parent is None
-            else {"parent_name": parent[0], "parent_values": parent[1]}
-        )
         if kind == "choice":
-            return hp.Choice(name, arguments, **conditions)
+            return hp.Choice(name, arguments)
         if kind == "int":
-            return hp.Int(name, **arguments, **conditions)
+            return hp.Int(name, **arguments)
         if kind == "float":
-            return hp.Float(name, **arguments, **conditions)
-        return hp.Boolean(name, **conditions)
+            return hp.Float(name, **arguments)
+        return hp.Boolean(name)
 
     def build(self, hp):
         attention = self._value(hp, "attention")
         attention = None if attention == "none" else attention
         input_feeding = copy = coverage = False
         coverage_loss_weight = 1.0
-        with_attention = ("attention", ["dot", "general", "concat"])
         if attention is not None:
-            input_feeding = self._value(hp, "input_feeding", parent=with_attention)
-            # Copying needs one vocabulary for both sides.
-            if self.source_vocab_size == self.target_vocab_size:
-                copy = self._value(hp, "copy", parent=with_attention)
-            coverage = self._value(hp, "coverage", parent=with_attention)
-            if coverage:
-                coverage_loss_weight = self._value(
-                    hp, "coverage_loss_weight", parent=("coverage", [True])
-                )
+            # Asked only with attention; a value asked inside a nested scope
+            # (the coverage weight) is found there again at the next trial.
+            with hp.conditional_scope("attention", list(SCORES)):
+                input_feeding = self._value(hp, "input_feeding")
+                # Copying needs one vocabulary for both sides.
+                if self.source_vocab_size == self.target_vocab_size:
+                    copy = self._value(hp, "copy")
+                coverage = self._value(hp, "coverage")
+                if coverage:
+                    with hp.conditional_scope("coverage", [True]):
+                        coverage_loss_weight = self._value(hp, "coverage_loss_weight")
         units = self._value(hp, "units")
         bidirectional = self._value(hp, "bidirectional")
         model = build_seq2seq(

@@ -13,6 +13,9 @@ import keras_tuner
 import numpy as np
 import pytest
 
+from s2s_keras import recipe
+from s2s_keras.models import build_seq2seq
+from s2s_keras.models import compile_seq2seq
 from s2s_keras.tuning import Seq2SeqHyperModel
 from tests.recipes.test_recipes import pairs_file  # noqa: F401 (fixture)
 from tests.test_models import reverse_task
@@ -55,6 +58,22 @@ def test_copy_and_coverage_are_in_the_space():
     assert "copy" not in hp.values and "coverage" in hp.values
 
 
+def test_every_point_of_the_default_space_builds():
+    # keras-tuner builds each trial from a space that earlier builds filled
+    # in: coverage and its weight must be found there, in every combination.
+    hypermodel = Seq2SeqHyperModel(12, 12, fixed={"units": 8, "embedding_dim": 4})
+    space = keras_tuner.HyperParameters()
+    hypermodel.build(space)
+    for attention in ("dot", "none"):
+        for coverage in (True, False):
+            hp = space.copy()
+            hp.values.update(attention=attention, coverage=coverage, copy=False)
+            decoder = hypermodel.build(hp).get_layer("decoder")
+            assert getattr(decoder, "coverage", False) == (
+                coverage and attention != "none"
+            )
+
+
 def test_fit_forwards_callbacks():
     seen = []
 
@@ -82,6 +101,81 @@ def test_unknown_hyperparameter_is_refused():
         Seq2SeqHyperModel(12, 12, fixed={"heads": 4})
 
 
+class Clock:
+    """A clock that moves one second per training batch, whatever the machine."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+
+class CountedBatches(keras.callbacks.Callback):
+    """Counts each training's batches; each batch moves `clock` one second.
+
+    keras-tuner deep-copies callbacks for each trial: the counts are kept on
+    the class, which a copy shares.
+    """
+
+    batches = []
+    clock = None
+
+    def on_train_begin(self, logs=None):
+        CountedBatches.batches.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        CountedBatches.batches[-1] += 1
+        CountedBatches.clock.now += 1.0
+
+
+def test_every_trial_gets_the_whole_time_budget(tmp_path, monkeypatch):
+    # 3 trials of 30 one-second batches: the search takes far longer than
+    # the 10-second budget, which each trial must get from its own start.
+    clock = Clock()
+    monkeypatch.setattr(recipe, "time", clock)
+    CountedBatches.batches, CountedBatches.clock = [], clock
+    hypermodel = Seq2SeqHyperModel(12, 12, fixed={"units": 8, "embedding_dim": 4})
+    tuner = keras_tuner.RandomSearch(
+        hypermodel,
+        objective="val_loss",
+        max_trials=3,
+        directory=str(tmp_path),
+        seed=0,
+    )
+    inputs, labels = reverse_task(480, 12, np.random.default_rng(0))
+    tuner.search(
+        inputs,
+        labels,
+        validation_data=(inputs, labels),
+        batch_size=16,
+        epochs=1,
+        callbacks=[CountedBatches(), recipe.TimeBudget(10 / 60)],
+        verbose=0,
+    )
+    assert clock.now > 10 * 2
+    assert len(CountedBatches.batches) == 3
+    # Each trial runs until its own 10 seconds are over, then stops.
+    assert CountedBatches.batches == [11, 11, 11]
+
+
+def test_the_default_objective_does_not_depend_on_the_coverage_weight():
+    inputs, labels = reverse_task(64, 12, np.random.default_rng(0))
+    results = []
+    for weight in (0.5, 2.0):
+        keras.utils.set_random_seed(0)
+        model = build_seq2seq(12, 12, 8, 16, coverage=True, coverage_loss_weight=weight)
+        compile_seq2seq(model)
+        if results:  # the same weights: the same predictions
+            model.set_weights(results[0][0].get_weights())
+        results.append((model, model.evaluate(inputs, labels, return_dict=True)))
+    (_, first), (_, second) = results
+    assert first["loss"] != pytest.approx(second["loss"])  # coverage loss weighted
+    assert first["cross_entropy"] == pytest.approx(second["cross_entropy"])
+    tune = load_tune()
+    assert tune.MINIMIZED[0] == "val_cross_entropy"
+
+
 def load_tune():
     spec = importlib.util.spec_from_file_location("tune", TUNE)
     module = importlib.util.module_from_spec(spec)
@@ -106,7 +200,7 @@ def test_search_writes_the_best_and_resumes_without_rerunning(pairs_file, tmp_pa
     tune = load_tune()
     best = tune.main(tune_args(pairs_file, tmp_path))
     saved = json.loads((tmp_path / "best_hyperparameters.json").read_text())
-    assert saved["values"] == best and saved["objective"] == "val_loss"
+    assert saved["values"] == best and saved["objective"] == "val_cross_entropy"
     trials = trial_folders(tmp_path)
     assert len(trials) == 2
     stamps = {
