@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2s_keras import metrics  # noqa: E402
 from s2s_keras import recipe  # noqa: E402
-from s2s_keras.data import read_pairs  # noqa: E402
+from s2s_keras.data import read_columns  # noqa: E402
 
 ## Configuration
 
@@ -44,14 +44,16 @@ METRIC = "rouge"
 
 
 def with_context(args):
-    """--data with a context field: the source is "question <context> context"."""
-    questions, answers = read_pairs(args.data, args.source_field, args.target_field)
-    contexts, _ = read_pairs(
-        args.data, args.context_field, args.target_field, log=lambda m: None
+    """--data with a context field: the source is "question <context> context".
+
+    The file is read once; the split is hashed from the context, so every
+    question about one passage lands in the same split.
+    """
+    questions, contexts, answers = read_columns(
+        args.data, (args.source_field, args.context_field, args.target_field)
     )
-    return [
-        f"{q} <context> {c}" for q, c in zip(questions, contexts, strict=True)
-    ], answers
+    sources = [f"{q} <context> {c}" for q, c in zip(questions, contexts, strict=True)]
+    return sources, answers, contexts
 
 
 def main(argv=None):

@@ -175,7 +175,8 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     (a kill in the middle of a write leaves the previous backup whole), and
     every worker restores from the chief's backup when the job is started
     again: all of them resume from the same epoch, as a synchronous
-    all-reduce needs. The weights are renamed into place before the epoch
+    all-reduce needs. A restore is said in one line ("Resuming from ...:
+    2 epochs done, training from epoch 3."), with the epoch Keras restored. The weights are renamed into place before the epoch
     count, so a kill between the two resumes one epoch early, never late.
     On several machines, `backup_dir` must be on storage they share, as the
     export is.
@@ -189,6 +190,20 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, delete_checkpoint=chief)
         self.chief = chief
         self.frozen = False
+
+    def on_train_begin(self, logs=None):
+        # What Keras restores, it says through `_initial_epoch`: the epochs
+        # the backup holds, where `fit` starts. Cleared first, so that a model
+        # trained before never resumes from a stale count.
+        self.model._initial_epoch = None
+        super().on_train_begin(logs)
+        done = self.model._initial_epoch
+        if done:
+            print(
+                f"Resuming from {self.backup_dir}: {done} epoch"
+                f"{'s' * (done > 1)} done, training from epoch {done + 1}.",
+                flush=True,
+            )
 
     def freeze(self):
         """Keeps the backup as it is: no more saves, and kept at the end.

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -127,7 +128,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
     args, model, train, validation = small_run(pairs_file, tmp_path / "out")
     capsys.readouterr()
     history, _ = recipe.fit(model, args, train, validation, "dot")
-    assert "Resuming from" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "1 epoch done, training from epoch 2." in printed
     assert len(history["loss"]) == 4 and np.isfinite(history["loss"]).all()
     assert not backup.exists()  # a finished run removes its backup
 
@@ -148,29 +150,51 @@ def run_recipe(pairs_file, output, extra=(), timeout=600):  # noqa: F811
     )
 
 
+def first_trained_epoch(printed):
+    """The first epoch Keras printed ("Epoch 3/30" -> 3), 1-based."""
+    return int(re.search(r"^Epoch (\d+)/", printed, re.MULTILINE).group(1))
+
+
+def logged_epochs(history_file):
+    """The epoch column of a CSVLogger file, 0-based, in the order logged."""
+    lines = history_file.read_text().splitlines()[1:]
+    return [int(line.split(",")[0]) for line in lines]
+
+
 @pytest.mark.slow
 def test_a_recipe_killed_mid_training_resumes_and_exports(pairs_file, tmp_path):  # noqa: F811
     output = tmp_path / "summarize"
     extra = ["--epochs", "30", "--units", "256", "--embedding-dim", "64"]
     process = run_recipe(pairs_file, output, extra)
-    backup = output / "runs" / SUMMARIZE_RUN / "backup" / "latest.weights.h5"
+    run = output / "runs" / SUMMARIZE_RUN
+    metadata = run / "backup" / "training_metadata.json"
     deadline = time.monotonic() + 300
-    while not backup.exists():
+
+    def epochs_backed_up():
+        try:
+            return json.loads(metadata.read_text())["epoch"]
+        except (OSError, ValueError):  # not written yet
+            return 0
+
+    while epochs_backed_up() < 2:
         assert process.poll() is None, process.stdout.read()
-        assert time.monotonic() < deadline, "no backup was written"
+        assert time.monotonic() < deadline, "no backup of 2 epochs was written"
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)  # a power cut, mid-training
     process.wait()
+    done = epochs_backed_up()  # k epochs in the backup
     assert not (output / "saved_model").exists()
+    assert logged_epochs(run / "history.csv") == list(range(done))
 
     rerun = run_recipe(pairs_file, output, extra)
     printed, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, printed[-3000:]
-    assert "Resuming from" in printed
-    epochs = (
-        (output / "runs" / SUMMARIZE_RUN / "history.csv").read_text().splitlines()[1:]
-    )
-    assert epochs[0].startswith("0,") and len(epochs) <= 30 + 1
+    assert f"{done} epochs done, training from epoch {done + 1}." in printed
+    assert first_trained_epoch(printed) == done + 1  # not 1: resumed
+    epochs = logged_epochs(run / "history.csv")
+    assert epochs == list(range(len(epochs))) and len(epochs) > done
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["epochs"] == len(epochs)  # every epoch once in the history
     assert (output / "saved_model").is_dir() and (output / "model.tflite").is_file()
 
 

@@ -7,6 +7,7 @@ from s2s_keras.data.corpora import CORPORA
 from s2s_keras.data.corpora import load_corpus
 from s2s_keras.data.corpora import prepare_corpus
 from s2s_keras.data.files import load_pairs
+from s2s_keras.data.files import read_columns
 from s2s_keras.data.files import read_pairs
 from s2s_keras.data.tfds_sets import load_tfds
 
@@ -18,6 +19,7 @@ __all__ = [
     "make_batches",
     "padding_fraction",
     "prepare_corpus",
+    "read_columns",
     "read_pairs",
     "tokenize_pairs",
 ]

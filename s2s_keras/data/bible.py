@@ -65,4 +65,6 @@ def verse_pairs(log=print):
             raise ValueError(INSTALL_HINT) from None
         book = pythonbible.get_book_number(verse_id)
         rows.append({"source": clean_kjv(kjv), "target": clean_web(web), "group": book})
-    return grouped_splits(rows, split_of=book_split)
+    # The books are the split: a verse repeated in two books (Psalms 14 and
+    # 53, Kings and Chronicles) moves only its own rows, not its book.
+    return grouped_splits(rows, split_of=book_split, whole_groups=False)

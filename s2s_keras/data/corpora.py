@@ -8,8 +8,9 @@
 | `wordnet_definitions` | question answering | "What is <lemma>?" -> WordNet gloss |
 
 Each corpus is built from what this machine's package tools can fetch,
-split deterministically into train / validation / test (by source package,
-so no package family straddles two splits), and written as JSONL under
+split deterministically into train / validation / test (by source package
+family, Bible book or synset; groups that share a text are kept together, so
+no source text, with case, white space and digits folded, is in two splits), and written as JSONL under
 `$S2S_KERAS_DATA` or `~/.cache/s2s_keras`, one file at a time, atomically.
 """
 
@@ -25,7 +26,7 @@ from s2s_keras.data.files import load_pairs
 from s2s_keras.data.splits import SPLITS
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1  # raised whenever preparation changes: old caches are rebuilt
+FORMAT_VERSION = 3  # raised whenever preparation changes: old caches are rebuilt
 
 
 def _debian_translations(lang="it", log=print):

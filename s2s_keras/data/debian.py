@@ -23,6 +23,7 @@ import subprocess
 
 from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.splits import grouped_splits
+from s2s_keras.data.splits import without_version
 
 APT_HELPER = "/usr/lib/apt/apt-helper"
 NO_APT_HINT = (
@@ -139,7 +140,12 @@ def description_paragraphs(long_description):
 
 
 def source_packages(lists):
-    """Maps Description-md5 to the (alphabetically first) source package."""
+    """Maps Description-md5 to the (alphabetically first) source package family.
+
+    The family is the source package's name without its version numbers
+    (`without_version`): `gcc-13` and `gcc-14` describe their packages in
+    words that differ only in the number, and are split together.
+    """
     sources = {}
     for path in sorted(lists.glob("*_Packages*")):
         for stanza in read_stanzas(path):
@@ -147,6 +153,7 @@ def source_packages(lists):
             if not md5:
                 continue
             source = stanza.get("Source", stanza["Package"]).split(" ")[0]
+            source = without_version(source)
             sources[md5] = min(source, sources.get(md5, source))
     return sources
 

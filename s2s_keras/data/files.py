@@ -100,21 +100,21 @@ def _delimited_rows(path, fields, delimiter):
         raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
 
 
-def read_pairs(path, source_field="source", target_field="target", log=print):
-    """Reads (source, target) text pairs from a file, checking every line.
+def read_columns(path, fields, log=print):
+    """Reads text fields from every row of a file, checking every line.
 
-    Rows whose source or target is empty (or only white space) are skipped
-    and counted in a printed summary.
+    Rows with an empty field (or one of only white space) are skipped and
+    counted in a printed summary. The file is read once, so the columns stay
+    aligned row by row.
 
     Args:
         path: a `.jsonl`, `.tsv` or `.csv` file, or any of those gzipped
             (`.jsonl.gz` ...). TSV and CSV files start with a header row.
-        source_field: name of the source field or column.
-        target_field: name of the target field or column.
+        fields: the names of the fields or columns, e.g. `("source", "target")`.
         log: callable for the summary line.
 
     Returns:
-        Two lists of Python strings, `(sources, targets)`.
+        A list of lists of Python strings, one list per field, in order.
 
     Raises:
         ValueError: the file is missing, empty, not UTF-8, has a malformed
@@ -125,12 +125,12 @@ def read_pairs(path, source_field="source", target_field="target", log=print):
     if not path.is_file():
         raise ValueError(f"No such file: {path}")
     kind = file_format(path)
-    fields = (source_field, target_field)
+    fields = tuple(fields)
     if kind == ".jsonl":
         rows = _jsonl_rows(path, fields)
     else:
         rows = _delimited_rows(path, fields, "\t" if kind == ".tsv" else ",")
-    sources, targets, skipped = [], [], 0
+    columns, skipped = [[] for _ in fields], 0
     for number, values in rows:
         for field, value in zip(fields, values, strict=True):
             if not isinstance(value, str):
@@ -138,13 +138,12 @@ def read_pairs(path, source_field="source", target_field="target", log=print):
                     f"{path}, line {number}: field {field!r} should be text, "
                     f"found {type(value).__name__}: {value!r:.60}"
                 )
-        source, target = values
-        if not source.strip() or not target.strip():
+        if not all(value.strip() for value in values):
             skipped += 1
             continue
-        sources.append(source)
-        targets.append(target)
-    if not sources:
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    if not columns[0]:
         raise ValueError(
             f"{path} holds no usable pairs"
             + (
@@ -154,9 +153,19 @@ def read_pairs(path, source_field="source", target_field="target", log=print):
             )
         )
     log(
-        f"Read {len(sources)} pairs from {path}"
+        f"Read {len(columns[0])} pairs from {path}"
         + (f"; skipped {skipped} rows with an empty side." if skipped else ".")
     )
+    return columns
+
+
+def read_pairs(path, source_field="source", target_field="target", log=print):
+    """Reads (source, target) text pairs from a file (see `read_columns`).
+
+    Returns:
+        Two lists of Python strings, `(sources, targets)`.
+    """
+    sources, targets = read_columns(path, (source_field, target_field), log=log)
     return sources, targets
 
 

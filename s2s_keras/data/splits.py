@@ -1,5 +1,7 @@
 """Deterministic train / validation / test assignment by a group key."""
 
+import collections
+import re
 import zlib
 
 SPLITS = ("train", "validation", "test")
@@ -20,28 +22,100 @@ def split_of(group):
     return "test"
 
 
-def grouped_splits(rows, split_of=split_of):
+def text_key(text):
+    """A text with case, white space and digits folded: the key leaks are found by.
+
+    Two texts that differ only there (`"gcc 13 manual"`, `"GCC 14  manual"`)
+    count as the same text: a model that copies the source would copy the
+    number, so one in train and the other in test would be a leak.
+    """
+    return " ".join(re.sub(r"\d+", "0", text.casefold()).split())
+
+
+def without_version(name):
+    """A package name with its version numbers taken out.
+
+    `llvm-toolchain-17` and `llvm-toolchain-18`, `gcc-13` and `gcc-14`,
+    `python3.12` and `python3.13` are one family, split together.
+    """
+    return re.sub(r"[-.+~_]?\d+", "", name) or name
+
+
+class _Components:
+    """Union-find: which keys are linked, directly or through others."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, key):
+        self.parent.setdefault(key, key)
+        root = key
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[key] != root:  # path compression
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, first, second):
+        first, second = self.find(first), self.find(second)
+        if first != second:
+            self.parent[second] = first
+
+
+def grouped_splits(
+    rows,
+    split_of=split_of,
+    link_targets=False,
+    whole_groups=True,
+    largest_held_out=None,
+):
     """Rows `{"source", "target", "group"}` -> split name -> sorted unique rows.
 
-    A row goes to the split of its group, except that a source text found in
-    several groups (one description shared by two source packages, a verse
-    repeated in two books) goes, with all its rows, to the split of the first
-    of those groups by name: no source text is in two splits.
+    Rows that share a source text (compared by `text_key`: case, white space
+    and digits folded), and with `link_targets` also a target text, are one
+    family, directly or through other rows (union-find); with `whole_groups`
+    all the rows of a group are one family too, so groups that share a text
+    are merged. Each family goes to the split of its first group by name. So
+    no source text (nor, with `link_targets`, target text) is in two splits,
+    and with `whole_groups` no group straddles two.
+
+    With `largest_held_out`, a family of more than that share of all rows
+    goes to train: one such family in a held-out split would be most of it
+    (in WordNet the common words' senses chain into one family of a third of
+    the questions).
 
     Args:
         rows: iterable of dicts; rows with an empty side are dropped, and
             repeated (source, target) pairs kept once.
         split_of: callable, group -> split name.
+        link_targets: bool, whether a shared target text links rows too (a
+            gloss shared by two synsets). Defaults to `False`.
+        whole_groups: bool, whether a group is never split. Defaults to
+            `True`; `False` where groups are large and chosen on purpose (the
+            Bible's books): a shared text then moves only the rows it links.
+        largest_held_out: optional float, the largest share of the rows one
+            family may have outside train. Defaults to `None`, no limit.
     """
     rows = [row for row in rows if row["source"] and row["target"]]
-    home = {}  # source text -> the group whose split it follows
-    for row in rows:
-        group = row["group"]
-        if row["source"] not in home or str(group) < str(home[row["source"]]):
-            home[row["source"]] = group
+    families = _Components()
+    fields = ("source", "target") if link_targets else ("source",)
+    nodes = [
+        ("group", str(row["group"])) if whole_groups else ("row", index)
+        for index, row in enumerate(rows)
+    ]
+    for row, node in zip(rows, nodes, strict=True):
+        for field in fields:
+            families.union(node, (field, text_key(row[field])))
+    family_of = [families.find(node) for node in nodes]
+    sizes = collections.Counter(family_of)
+    first_group = {}
+    for row, family in zip(rows, family_of, strict=True):
+        if family not in first_group or str(row["group"]) < str(first_group[family]):
+            first_group[family] = row["group"]
     splits = {split: {} for split in SPLITS}
-    for row in rows:
-        split = split_of(home[row["source"]])
+    for row, family in zip(rows, family_of, strict=True):
+        large = largest_held_out and sizes[family] > largest_held_out * len(rows)
+        split = "train" if large else split_of(first_group[family])
         splits[split].setdefault((row["source"], row["target"]), row)
     return {
         split: sorted(

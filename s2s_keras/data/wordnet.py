@@ -4,8 +4,9 @@ Debian's `wordnet-base` package holds the WordNet 3.0 database. It is
 fetched with `apt-get download` and unpacked with `dpkg-deb -x` into the
 s2s_keras cache: no root needed, nothing installed on the system. Every
 lemma of every synset gives one question; the answer is the synset's
-definition (the gloss without its quoted examples). Split by synset, so the
-same definition never appears in two splits.
+definition (the gloss without its quoted examples). Split by synset, with
+synsets that share a question or a gloss kept together, so no question and
+no definition appears in two splits.
 """
 
 import subprocess
@@ -73,7 +74,7 @@ def parse_data_line(line):
 
 
 def definition_pairs(log=print):
-    """("What is <lemma>?", definition) pairs, split by synset.
+    """("What is <lemma>?", definition) pairs, split by linked synsets.
 
     Returns:
         A dict split name -> list of `{"source", "target", "group"}` dicts
@@ -97,4 +98,8 @@ def definition_pairs(log=print):
                     }
                     for lemma in lemmas
                 ]
-    return grouped_splits(rows)
+    # A question ("What is bank?") asked of several synsets, or a gloss
+    # shared by two, links them: linked synsets go to one split together.
+    # The common words' senses chain into one family of a third of the
+    # questions: that one goes to train.
+    return grouped_splits(rows, link_targets=True, largest_held_out=0.01)

@@ -12,6 +12,8 @@ from s2s_keras.data import prepare_corpus
 from s2s_keras.data import wordnet
 from s2s_keras.data.splits import grouped_splits
 from s2s_keras.data.splits import split_of
+from s2s_keras.data.splits import text_key
+from s2s_keras.data.splits import without_version
 
 
 def test_description_markup_becomes_plain_paragraphs():
@@ -48,10 +50,20 @@ def test_stanzas_keep_continuation_lines(tmp_path):
     }
 
 
+def word(number):
+    """A word for a number, in letters: digits are folded when splitting."""
+    letters = ""
+    while True:
+        number, digit = divmod(number, 26)
+        letters = "abcdefghijklmnopqrstuvwxyz"[digit] + letters
+        if not number:
+            return letters
+
+
 def test_splits_are_by_group_deterministic_and_deduplicated():
     rows = [
         {
-            "source": f"text {index % 50}",
+            "source": f"text {word(index % 50)}",
             "target": "t",
             "group": f"package{index % 50 % 7}",
         }
@@ -64,29 +76,131 @@ def test_splits_are_by_group_deterministic_and_deduplicated():
         assert all(split_of(row["group"]) == split for row in found)
 
 
-def test_a_source_text_shared_by_groups_stays_in_one_split():
+def test_groups_that_share_a_source_text_are_split_together():
     groups = [f"package{index}" for index in range(40)]
     rows = [
-        {"source": f"own text of {group}", "target": "t", "group": group}
-        for group in groups
+        {"source": f"own text of {word(index)}", "target": "t", "group": group}
+        for index, group in enumerate(groups)
     ]
+    # Four groups share a boilerplate text, written with other case, spaces
+    # and numbers: the four, all their rows, go to one split.
     rows += [
-        {"source": "shared boilerplate", "target": group, "group": group}
-        for group in groups
+        {"source": f"Shared  boilerplate {index}", "target": group, "group": group}
+        for index, group in enumerate(groups[:4])
     ]
     splits = grouped_splits(rows)
-    homes = [
+    homes = {
         split
         for split, found in splits.items()
-        if any(row["source"] == "shared boilerplate" for row in found)
-    ]
-    assert homes == [split_of("package0")]  # all 40 of its rows, in one split
-    for split, found in splits.items():  # the rest follows its own group
-        own = [row for row in found if row["source"].startswith("own")]
-        assert all(split_of(row["group"]) == split for row in own)
+        for row in found
+        if row["group"] in groups[:4]
+    }
+    assert homes == {split_of("package0")}
+    for split, found in splits.items():  # the others follow their own group
+        assert all(
+            split_of(row["group"]) == split
+            for row in found
+            if row["group"] not in groups[:4]
+        )
     assert len({split for split, found in splits.items() if found}) == 3
     shares = [split_of(f"group{index}") for index in range(10_000)]
     assert 0.88 < shares.count("train") / 10_000 < 0.92
+
+
+def test_a_shared_question_or_gloss_links_synsets_through_each_other():
+    # a -- question -- b -- gloss -- c: one family, in the split of "a".
+    # The old rule moved only the rows of a shared source, so a test
+    # synset's gloss could follow a shared question into train.
+    rows = [
+        {"source": "What is bank?", "target": "sloping land", "group": "a"},
+        {"source": "What is bank?", "target": "a financial institution", "group": "b"},
+        {"source": "What is depository?", "target": "A financial institution", "group": "c"},
+        {"source": "What is depository financial institution?", "target": "a place", "group": "c"},
+    ]  # fmt: skip
+    families = {}
+    for group in "abc":
+        rest = [dict(row, group=f"{group}{index}") for index, row in enumerate(rows)]
+        for row in rest:  # many more synsets, each on its own
+            row["source"] += f" {row['group']}x"
+            row["target"] += f" {row['group']}x"
+        families[group] = rest
+    splits = grouped_splits(rows + families["a"] + families["b"], link_targets=True)
+    where = {row["group"]: split for split, found in splits.items() for row in found}
+    assert where["a"] == where["b"] == where["c"] == split_of("a")
+    # Without linking targets, "c" (the gloss only) keeps its own split.
+    where = {
+        row["group"]: split
+        for split, found in grouped_splits(rows).items()
+        for row in found
+    }
+    assert where["c"] == split_of("c") and where["a"] == where["b"]
+
+
+def test_without_whole_groups_a_shared_text_moves_only_its_rows():
+    # Books as groups: a verse in two books goes with the first book, and
+    # the two books keep their own splits.
+    books = {"validation": "6", "test": "7", "train": "1"}
+    rows = [
+        {
+            "source": f"verse {word(index)} of {word(int(book))}",
+            "target": "t",
+            "group": book,
+        }
+        for book in books.values()
+        for index in range(5)
+    ]
+    rows += [
+        {"source": "Shared  verse", "target": "t 7", "group": "7"},
+        {"source": "shared verse", "target": "t 6", "group": "6"},
+    ]
+    splits = grouped_splits(rows, split_of=bible.book_split, whole_groups=False)
+    for split, book in books.items():
+        own = [row for row in splits[split] if row["source"].startswith("verse")]
+        assert {row["group"] for row in own} == {book} and len(own) >= 5
+    shared = [
+        split
+        for split, found in splits.items()
+        for row in found
+        if text_key(row["source"]) == "shared verse"
+    ]
+    assert shared == ["validation", "validation"]  # book "6" sorts before "7"
+    merged = grouped_splits(rows, split_of=bible.book_split)
+    assert not merged["test"]  # whole groups: book 7 follows book 6
+
+
+def test_texts_and_package_names_are_compared_without_numbers():
+    assert text_key("GCC 13  manual\n") == text_key("gcc 14 manual")
+    assert text_key("gcc manual") != text_key("gcc 14 manual")
+    families = {
+        without_version(name)
+        for name in ("llvm-toolchain-17", "llvm-toolchain-18", "llvm-toolchain-19")
+    }
+    assert families == {"llvm-toolchain"}
+    assert without_version("gcc-13") == without_version("gcc-14") == "gcc"
+    assert without_version("postgresql-15") == without_version("postgresql-16")
+    assert without_version("python3.12") == without_version("python3.13")
+    assert without_version("zzuf") == "zzuf" and without_version("0ad") == "ad"
+
+
+def test_a_family_too_large_to_hold_out_goes_to_train():
+    # 300 groups chained by shared texts (each shares one with the next):
+    # one family, 300 of 700 rows, in train whatever its first group hashes to.
+    chained = [
+        {"source": f"link {word(index)}", "target": f"t {name}", "group": name}
+        for index in range(300)
+        for name in [f"chain{index:03d}", f"chain{index + 1:03d}"]
+    ][:300]
+    alone = [
+        {"source": f"alone {letter}{word(index)}", "target": "t", "group": f"g{letter}{index}"}
+        for index in range(10)
+        for letter in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+    ]  # fmt: skip
+    splits = grouped_splits(chained + alone, largest_held_out=0.01)
+    assert {row["group"] for row in splits["train"]} >= {
+        row["group"] for row in chained
+    }
+    held_out = splits["validation"] + splits["test"]
+    assert held_out and all(row["group"].startswith("g") for row in held_out)
 
 
 def test_bible_cleaning():
@@ -137,20 +251,25 @@ def test_unknown_corpus_and_split():
         ("wordnet_definitions", {}, 150_000),
     ],
 )
-def test_real_corpus_sizes_and_no_test_source_in_train(name, options, minimum_train):
+def test_real_corpus_sizes_and_no_test_text_in_train(name, options, minimum_train):
     folder = prepare_corpus(name, log=print, **options)
     counts = json.loads((folder / "manifest.json").read_text())["pairs"]
-    print(name, options, counts)
     assert counts["train"] >= minimum_train
     assert counts["validation"] > 0.03 * counts["train"]
     assert counts["test"] > 0.03 * counts["train"]
 
-    def sources(split):
+    def texts(split, field):  # case, white space and digits folded
         with open(folder / f"{split}.jsonl", encoding="utf-8") as file:
-            return {json.loads(line)["source"] for line in file}
+            return {text_key(json.loads(line)[field]) for line in file}
 
-    assert not sources("test") & sources("train")
-    assert not sources("validation") & sources("train")
+    fields = ["source", "target"] if name == "wordnet_definitions" else ["source"]
+    for field in fields:
+        train = texts("train", field)
+        shared = {
+            split: len(texts(split, field) & train) for split in ("validation", "test")
+        }
+        print(name, options, counts, f"{field}s also in train:", shared)
+        assert shared == {"validation": 0, "test": 0}
 
 
 def test_an_interrupted_preparation_is_redone_and_a_failed_write_keeps_the_old_file(

@@ -96,6 +96,42 @@ def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extr
     check_output(tmp_path / name, metric_names)
 
 
+def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_path):
+    from s2s_keras import recipe
+
+    qa = load_recipe("qa")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "qa.jsonl"
+    rows = []
+    for passage in range(60):
+        context = " ".join(rng.choice(WORDS, size=8))
+        for question in range(5):
+            rows.append(
+                {
+                    "q": f"question {question} on {context}",
+                    "c": context,
+                    "a": f"{passage}",
+                }
+            )
+    rows[3]["c"] = ""  # skipped as a whole row, not only in the context column
+    rows[7]["q"] = " "
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    args = recipe.parse_args(
+        ["--data", str(path), "--source-field", "q", "--target-field", "a",
+         "--context-field", "c", "--output", str(tmp_path / "out")],
+        "", qa.DEFAULTS,
+    )  # fmt: skip
+    splits = recipe.load_splits(args, combine=qa.with_context)
+    answer_of = {f"{row['q']} <context> {row['c']}": row["a"] for row in rows}
+    split_of_context = {}
+    for split, pairs in splits.items():
+        for source, answer in pairs:
+            assert answer_of[source] == answer  # the question's own answer
+            context = source.split(" <context> ")[1]
+            assert split_of_context.setdefault(context, split) == split
+    assert sum(len(pairs) for pairs in splits.values()) == len(rows) - 2
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
