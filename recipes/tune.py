@@ -128,10 +128,11 @@ def main(argv=None):
         seed=args.seed,
         **tuner_options,
     )
-    callbacks = [
-        keras.callbacks.EarlyStopping(patience=1),
-        recipe.TimeBudget(args.time_budget),
-    ]
+    callbacks = [keras.callbacks.EarlyStopping(patience=1)]
+    if args.time_budget:
+        callbacks.append(recipe.TimeBudget(args.time_budget))
+    if args.max_steps:
+        callbacks.append(recipe.StepBudget(args.max_steps))
     if maximize:
         callbacks.append(
             recipe.ValidationScore(

@@ -221,7 +221,18 @@ FLAGS = [
         "--time-budget",
         positive_float,
         20.0,
-        "minutes of training at most, for each model trained (default: %(default)s)",
+        "minutes of training at most, for each model trained, counted from its "
+        "start of training (default: %(default)s; off with --max-steps, unless "
+        "given)",
+    ),
+    (
+        "training",
+        "--max-steps",
+        positive_int,
+        None,
+        "stop after this many optimizer steps in all, for each model trained: a "
+        "budget that does not depend on the machine, so the same --seed gives "
+        "the same metrics",
     ),
     ("training", "--seed", int, 0, "random seed (default: %(default)s)"),
     (
@@ -346,6 +357,8 @@ def parse_args(argv, description, defaults):
             eval_pairs=min(parser.get_default("eval_pairs"), QUICK["test"]),
         )
     args = parser.parse_args(argv)
+    if args.max_steps and not any(flag.startswith("--time-budget") for flag in argv):
+        args.time_budget = None  # the step budget alone: the same on any machine
     if (args.model is None) != (args.predict is None):
         parser.error("--model and --predict go together")
     if args.data and args.tfds:
@@ -569,6 +582,26 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StepBudget(keras.callbacks.Callback):
+    """Stops training after `steps` optimizer steps in all, mid-epoch if need be.
+
+    It counts the optimizer's steps, which a resumed run restores with the
+    weights: the budget is the same on any machine, loaded or not, and
+    across a crash and its rerun.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and (
+            int(self.model.optimizer.iterations) >= self.steps
+        ):
+            log(f"\nStep budget of {self.steps} steps reached: stopping.")
+            self.model.stop_training = True
+
+
 def fit(model, args, train, validation, run_name, compile_model=True, callbacks=()):
     """Compiles (unless told not to) and trains `model`; resumes from a backup.
 
@@ -603,8 +636,11 @@ def fit(model, args, train, validation, run_name, compile_model=True, callbacks=
         backup_callback,
         nan_guard,
         keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
-        TimeBudget(args.time_budget),
     ]
+    if args.time_budget:
+        callbacks.append(TimeBudget(args.time_budget))
+    if args.max_steps:
+        callbacks.append(StepBudget(args.max_steps))
     run_folder.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     history = model.fit(

@@ -262,14 +262,22 @@ def test_a_kill_during_export_leaves_an_export_that_loads(tokenizer, tmp_path, d
 
 
 @pytest.mark.slow
-def test_the_same_seed_gives_the_same_metrics(pairs_file, tmp_path):  # noqa: F811
+def test_the_same_seed_and_step_budget_give_the_same_metrics(pairs_file, tmp_path):  # noqa: F811
+    # About 9 batches an epoch: 30 steps end in the 4th epoch, whatever the
+    # machine's speed (no time budget is given, so none applies).
     scores = []
     for run in range(2):
         output = tmp_path / f"run{run}"
-        process = run_recipe(pairs_file, output, ["--epochs", "2", "--seed", "7"])
+        process = run_recipe(
+            pairs_file, output, ["--epochs", "6", "--seed", "7", "--max-steps", "30"]
+        )
         printed, _ = process.communicate(timeout=600)
         assert process.returncode == 0, printed[-3000:]
-        scores.append(json.loads((output / "metrics.json").read_text())["scores"])
+        assert "Step budget of 30 steps reached: stopping." in printed
+        assert "Time budget" not in printed
+        results = json.loads((output / "metrics.json").read_text())
+        assert results["epochs"] < 6 and results["config"]["time_budget"] is None
+        scores.append((results["scores"], results["epochs"]))
     assert scores[0] == scores[1]
 
 
