@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 
 from s2s_keras.checks import check_choice
+from s2s_keras.keras_internals import require
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -186,8 +187,23 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir):
+        needed_by = "s2s_keras's ClusterBackupAndRestore"
+        # Keras calls these two; the ones here replace them.
+        require(
+            keras.callbacks.BackupAndRestore, ["_save_model", "_load_model"], needed_by
+        )
         chief = is_chief()
         super().__init__(backup_dir, delete_checkpoint=chief)
+        require(
+            self,
+            [
+                "_weights_path",
+                "_training_metadata_path",
+                "_current_epoch",
+                "_last_batch_seen",
+            ],
+            needed_by,
+        )
         self.chief = chief
         self.frozen = False
 
@@ -195,6 +211,7 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         # What Keras restores, it says through `_initial_epoch`: the epochs
         # the backup holds, where `fit` starts. Cleared first, so that a model
         # trained before never resumes from a stale count.
+        require(self.model, ["_initial_epoch"], "s2s_keras's ClusterBackupAndRestore")
         self.model._initial_epoch = None
         super().on_train_begin(logs)
         done = self.model._initial_epoch

@@ -1,6 +1,7 @@
 """Lets Keras 3's `model.fit` run under `MultiWorkerMirroredStrategy`.
 
-With the TensorFlow backend, Keras 3 (checked up to 3.15) cannot train under
+With the TensorFlow backend, Keras 3 (checked on 3.15, the version
+`pyproject.toml` pins) cannot train under
 `MultiWorkerMirroredStrategy`: TensorFlow's own multi-worker Keras tutorial
 fails with "Attempt to convert a value (PerReplica ...) with an unsupported
 type" (keras-team/keras#20585, #20329; tensorflow/tensorflow#72388). Two
@@ -26,6 +27,8 @@ import tensorflow as tf
 from keras.src import tree
 from keras.src.backend.tensorflow import trainer as tf_trainer
 
+from s2s_keras.keras_internals import require
+
 _original = {}
 
 
@@ -42,7 +45,7 @@ def _first_replica(strategy, value):
 
 
 def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    strategy = self._distribute_strategy
+    strategy = self.distribute_strategy
     if iterator is None or not _is_multi_worker(strategy):
         return _original["build"](self, iterator=iterator, data_batch=data_batch)
     for _, _, batches in iterator:
@@ -67,9 +70,24 @@ def _reduce_per_replica(values, strategy, reduction):
 
 
 def allow_multi_worker_fit():
-    """Installs the two fixes above (idempotent)."""
+    """Installs the two fixes above (idempotent).
+
+    Raises:
+        RuntimeError: the installed Keras lacks a private name they need.
+    """
     if _original:
         return
+    needed_by = "s2s_keras's multi-worker fix for model.fit"
+    require(
+        tf_trainer,
+        ["reduce_per_replica", "_collective_all_reduce_multi_worker"],
+        needed_by,
+    )
+    require(
+        tf_trainer.TensorFlowTrainer,
+        ["_maybe_symbolic_build", "_symbolic_build"],
+        needed_by,
+    )
     _original["build"] = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
     _original["reduce"] = tf_trainer.reduce_per_replica
     tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build

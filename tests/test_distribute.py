@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,6 +36,33 @@ def run_python(script, env=None, timeout=300):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def test_a_private_keras_name_gone_is_named_with_the_keras_version(
+    monkeypatch, tmp_path
+):
+    from keras.src.backend.tensorflow import trainer
+
+    from s2s_keras import multi_worker_fit
+
+    version = re.escape(keras.__version__)
+    monkeypatch.delattr(keras.callbacks.BackupAndRestore, "_save_model")
+    with pytest.raises(
+        RuntimeError,
+        match=rf"Keras {version} does not have: BackupAndRestore\._save_model\. "
+        r"s2s_keras is tested with Keras 3\.15\.x",
+    ):
+        distribute.ClusterBackupAndRestore(str(tmp_path))
+    monkeypatch.setattr(multi_worker_fit, "_original", {})  # not installed yet
+    monkeypatch.delattr(trainer, "reduce_per_replica")
+    with pytest.raises(
+        RuntimeError,
+        match=rf"Keras {version} does not have: .*trainer\.reduce_per_replica",
+    ):
+        multi_worker_fit.allow_multi_worker_fit()
+    assert trainer.TensorFlowTrainer._maybe_symbolic_build is not (
+        multi_worker_fit._maybe_symbolic_build
+    )  # nothing half-installed
 
 
 @pytest.mark.parametrize("multi_worker_fixes", [False, True])
