@@ -7,9 +7,18 @@ scored with the length penalty of Wu et al. (2016), and is not extended:
 
     score(Y) = log P(Y | X) / lp(Y),   lp(Y) = ((5 + |Y|) / 6) ** alpha
 
-A source is done once its best extension of a step ends; at `max_length`
-its live hypotheses are scored as they stand and join the finished ones.
-With `beam_width=1` this is exactly greedy decoding.
+A source is done once no live hypothesis can still beat its `num_results`
+best finished ones: a live hypothesis's log-probability can only fall as it
+grows, so the best it can still reach is its log-probability now over the
+largest length penalty it can still get (`lp(max_length)` for `alpha >= 0`).
+Stopping when the best extension of a step ends would be wrong with a
+length penalty: a longer live hypothesis can still win after normalization.
+At `max_length` the live hypotheses are scored as they stand and join the
+finished ones. With `beam_width=1` this is exactly greedy decoding.
+
+Fewer than `num_results` hypotheses can exist (a vocabulary of a few words
+and a short `max_length`): the places left have the score `-inf` and no ids,
+so that no placeholder passes for a real hypothesis.
 
 The first step runs once per source, not once per beam: every beam would
 start from the same `<BOS>` and state, so the k best first words are taken
@@ -70,7 +79,8 @@ def beam_search(
         without `<BOS>`/`<EOS>`, 0-padded; `"scores"` float32 `(batch,)`, its
         length-normalized log-probability; `"n_best_ids"` `(batch,
         num_results, T)` and `"n_best_scores"` `(batch, num_results)`, best
-        first; `"attention"` `(batch, T, S)` of the best, if tracked.
+        first (`-inf` and no ids where fewer hypotheses exist);
+        `"attention"` `(batch, T, S)` of the best, if tracked.
     """
     k = beam_width
     memory, memory_mask, final_states = encoder(source_ids, training=False)
@@ -107,8 +117,16 @@ def beam_search(
 
         normalized = top_scores / length_penalty(step + 1, alpha)
         finished = _keep_best(finished, (top_ids, normalized, top_attention), ends, k)
-        done = tf.logical_or(done, ends[:, 0])  # the best extension has ended
         live = tf.logical_and(real, tf.logical_not(ends))
+        live_scores = tf.where(live, top_scores, NEGATIVE)  # (batch, k)
+        # The best normalized score a live hypothesis can still reach; lp is
+        # monotonic in the length, so its largest value is at an end.
+        largest_penalty = tf.maximum(
+            length_penalty(step + 1, alpha), length_penalty(max_length, alpha)
+        )
+        reachable = tf.reduce_max(live_scores, axis=1) / largest_penalty
+        beaten = finished[1][:, num_results - 1] >= reachable
+        done = tf.logical_or(done, tf.logical_or(beaten, ~tf.reduce_any(live, 1)))
         live = tf.logical_and(live, tf.logical_not(done)[:, None])
         alive = (top_ids, tf.where(live, top_scores, NEGATIVE), top_attention)
         state = [
@@ -158,6 +176,9 @@ def beam_search(
     still_live = alive[1] > NEGATIVE / 2
     cut = (alive[0], alive[1] / length_penalty(steps, alpha), alive[2])
     finished_ids, scores, attention = _keep_best(finished, cut, still_live, k)
+    real = scores > NEGATIVE / 2  # (batch, k): the rest are empty places
+    scores = tf.where(real, scores, -float("inf"))
+    finished_ids *= tf.cast(real, tf.int32)[:, :, None]
     ids, length = words_only(finished_ids)  # (batch, k, T)
     outputs = {
         "target_ids": ids[:, 0],

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from s2s_keras import build_seq2seq
 from s2s_keras.decoding import Generator
 from s2s_keras.decoding import generate
+from s2s_keras.decoding.beam_search import beam_search
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
@@ -255,11 +257,54 @@ def test_bad_arguments_raise(model, kwargs, match):
         Generator(model, **kwargs)
 
 
-@pytest.mark.parametrize("copy", [False, True], ids=["attention", "copy"])
-def test_a_beam_wide_enough_finds_the_exhaustive_best(copy):
-    """Vocabulary {<UNK>, <EOS>, 4, 5, 6}, 3 tokens at most: 85 outputs, all scored."""
+def exhaustive_search(log_probs_of, words, max_length, alpha):
+    """Every output of at most `max_length` tokens, scored as beam search does.
+
+    Args:
+        log_probs_of: callable, `(count, max_length)` decoder inputs ->
+            log-probabilities `(count, max_length, vocab)`.
+
+    Returns a list of `(normalized score, output words)`, best first: an
+    output that ends in `<EOS>` is normalized by the GNMT penalty of its
+    length with `<EOS>`, one cut at `max_length` by that of `max_length`.
+    """
     import itertools
 
+    candidates = [  # (tokens to score, output words)
+        ((*prefix, EOS_ID), prefix)
+        for length in range(max_length)
+        for prefix in itertools.product(words, repeat=length)
+    ] + [(prefix, prefix) for prefix in itertools.product(words, repeat=max_length)]
+    inputs = np.zeros((len(candidates), max_length), "int32")
+    for row, (tokens, _) in enumerate(candidates):
+        inputs[row, : len(tokens)] = [BOS_ID, *tokens[:-1]]
+    log_probs = log_probs_of(inputs)
+    scored = []
+    for row, (tokens, output) in enumerate(candidates):
+        score = sum(log_probs[row, t, token] for t, token in enumerate(tokens))
+        penalty = ((5.0 + len(tokens)) / 6.0) ** alpha
+        scored.append((score / penalty, output))
+    return sorted(scored, key=lambda found: -found[0])
+
+
+def model_log_probs(model, source):
+    def log_probs_of(inputs):
+        sources = np.repeat(source[None], len(inputs), axis=0)
+        logits = np.array(model({"source_ids": sources, "target_ids": inputs}))
+        logits[..., [PAD_ID, BOS_ID]] = -1e9
+        return logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+
+    return log_probs_of
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6], ids=["no-penalty", "alpha-0.6"])
+@pytest.mark.parametrize("copy", [False, True], ids=["attention", "copy"])
+def test_a_beam_wide_enough_finds_the_exhaustive_best(copy, alpha):
+    """Vocabulary {<UNK>, <EOS>, 4, 5, 6}, 3 tokens at most: 85 outputs, all scored.
+
+    With a length penalty the best output is often longer than the first
+    one that ends: the search must not stop there.
+    """
     import keras
 
     keras.utils.set_random_seed(3)
@@ -267,31 +312,107 @@ def test_a_beam_wide_enough_finds_the_exhaustive_best(copy):
     small = build_seq2seq(vocab, vocab, embedding_dim=4, units=8, copy=copy)
     for weight in small.weights:
         weight.assign(weight * 3.0)
-    source_ids = np.array([[4, 5, 6, 5], [6, 6, 0, 0]], "int32")
-    words = [1, 4, 5, 6]
+    source_ids = np.array(
+        [[4, 5, 6, 5], [6, 6, 0, 0], [5, 0, 0, 0], [4, 4, 4, 6], [6, 5, 4, 0]], "int32"
+    )
     for row, source in enumerate(source_ids):
-        candidates = [  # (tokens to score, output words)
-            ((*prefix, EOS_ID), prefix)
-            for length in range(max_length)
-            for prefix in itertools.product(words, repeat=length)
-        ] + [(prefix, prefix) for prefix in itertools.product(words, repeat=max_length)]
-        best_score, best_words = -np.inf, None
-        for tokens, output in candidates:
-            inputs = np.array([[BOS_ID, *tokens[:-1]]], "int32")
-            logits = np.array(small({"source_ids": source[None], "target_ids": inputs}))
-            logits[..., [PAD_ID, BOS_ID]] = -1e9
-            log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-            score = sum(log_probs[0, t, token] for t, token in enumerate(tokens))
-            if score > best_score:
-                best_score, best_words = score, output
+        ranked = exhaustive_search(
+            model_log_probs(small, source), [1, 4, 5, 6], max_length, alpha
+        )
         found = generate(
             small,
             source[None],
             max_length=max_length,
             method="beam",
-            beam_width=64,
-            length_penalty=0.0,
+            beam_width=128,
+            length_penalty=alpha,
+            num_results=4,
         )
-        ids = np.asarray(found["target_ids"])[0]
-        assert tuple(ids[ids != PAD_ID]) == tuple(w for w in best_words), row
-        assert float(found["scores"][0]) == pytest.approx(best_score, abs=1e-4)
+        for rank in range(4):
+            ids = np.asarray(found["n_best_ids"])[0, rank]
+            assert tuple(ids[ids != PAD_ID]) == ranked[rank][1], (row, rank)
+            assert float(found["n_best_scores"][0, rank]) == pytest.approx(
+                ranked[rank][0], abs=1e-4
+            )
+
+
+def test_n_best_has_no_placeholder_hypotheses():
+    """One token at most over {<UNK>, <EOS>, 4}: three outputs exist, not eight."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    small = build_seq2seq(5, 5, embedding_dim=4, units=8)
+    found = generate(
+        small,
+        np.array([[4, 4, 0], [4, 1, 4]], "int32"),
+        max_length=1,
+        method="beam",
+        beam_width=8,
+        num_results=8,
+    )
+    scores, ids = np.asarray(found["n_best_scores"]), np.asarray(found["n_best_ids"])
+    assert np.isfinite(scores[:, :3]).all() and (scores[:, :3] < 0).all()
+    assert np.isneginf(scores[:, 3:]).all()  # not hypotheses: -inf, no ids
+    assert (ids[:, 3:] == PAD_ID).all()
+    outputs = {tuple(ids[0, rank][ids[0, rank] != PAD_ID]) for rank in range(3)}
+    assert outputs == {(), (1,), (4,)}
+
+
+class BigramDecoder:
+    """A hand-built decoder: the next word's probabilities depend only on the last.
+
+    It has the `step` and `get_initial_state` that beam search calls, and
+    `PassThroughEncoder` stands for the encoder.
+    """
+
+    def __init__(self, table):
+        self.log_table = tf.math.log(tf.constant(table, tf.float32) + 1e-12)
+
+    def get_initial_state(self, final_states, memory, source_ids=None):
+        return final_states
+
+    def step(self, tokens, state, memory, memory_mask):
+        logits = tf.gather(self.log_table, tokens)  # (batch, vocab)
+        return logits, state, tf.zeros(tf.shape(memory_mask), tf.float32)
+
+
+def pass_through_encoder(source_ids, training=False):
+    batch, length = tf.shape(source_ids)[0], tf.shape(source_ids)[1]
+    return tf.zeros([batch, length, 1]), source_ids != PAD_ID, [tf.zeros([batch, 1])]
+
+
+def test_beam_search_does_not_stop_at_the_first_output_that_ends():
+    # After <BOS>: <EOS> 0.40, "4" 0.35 ...; after "4" comes "5", after "5"
+    # <EOS>, almost surely. The empty output ends first and has the higher
+    # log-probability (-0.92 against -1.07), but "4 5" wins under the length
+    # penalty 0.6 (-1.07 / 1.19 = -0.90).
+    table = np.zeros((7, 7))
+    table[BOS_ID, [EOS_ID, 4, 5, 6]] = [0.40, 0.35, 0.15, 0.10]
+    table[4, [5, EOS_ID, 4, 6]] = [0.99, 0.004, 0.003, 0.003]
+    table[5, [EOS_ID, 4, 5, 6]] = [0.99, 0.004, 0.003, 0.003]
+    table[6, [EOS_ID, 4]] = [0.5, 0.5]
+    table[[PAD_ID, 1, EOS_ID], EOS_ID] = 1.0
+    decoder = BigramDecoder(table)
+
+    def log_probs_of(inputs):
+        log_probs = np.log(table[inputs] + 1e-12)
+        return log_probs - np.log(np.exp(log_probs).sum(-1, keepdims=True))
+
+    max_length = 5
+    ranked = exhaustive_search(log_probs_of, [4, 5, 6], max_length, alpha=0.6)
+    assert ranked[0][1] == (4, 5)  # the brute force agrees with the comment
+    found = beam_search(
+        pass_through_encoder,
+        decoder,
+        tf.constant([[4, 5, 0]]),
+        max_length=max_length,
+        beam_width=4,
+        alpha=0.6,
+        num_results=2,
+    )
+    for rank in range(2):
+        ids = np.asarray(found["n_best_ids"])[0, rank]
+        assert tuple(ids[ids != PAD_ID]) == ranked[rank][1]
+        assert float(found["n_best_scores"][0, rank]) == pytest.approx(
+            ranked[rank][0], abs=1e-4
+        )
