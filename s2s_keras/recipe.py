@@ -84,7 +84,7 @@ FLAGS = [
         "--data",
         pathlib.Path,
         None,
-        "your own pairs: a .jsonl, .tsv or .csv file (or .gz), split 90/5/5 by a hash of the source text",
+        "your own pairs: a .jsonl, .tsv or .csv file (or .gz), split 90/5/5 by a hash of the source text (case, white space and digits folded)",
     ),
     (
         "data",
