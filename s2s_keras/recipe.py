@@ -420,8 +420,14 @@ def load_splits(args, combine=None, **corpus_options):
         splits = {"train": [], "validation": [], "test": []}
         for pair, key in zip(zip(sources, targets, strict=True), keys, strict=True):
             splits[split_of(text_key(key))].append(pair)
+        distinct = len({text_key(key) for key in keys})
+        what = "context" if combine is not None else "source text"
+        hint = (
+            f" {args.data} is split 90/5/5 by a hash of each {what}, and holds "
+            f"{distinct} distinct one(s): rows that share one stay together."
+        )
     else:
-        splits = {}
+        splits, hint = {}, ""
         for split in ("train", "validation", "test"):
             if args.tfds:
                 dataset = data.load_tfds(
@@ -450,7 +456,7 @@ def load_splits(args, combine=None, **corpus_options):
         splits[split] = splits[split][:limit]
     for split, pairs in splits.items():
         if not pairs:
-            raise ValueError(f"The {split} split is empty: more data is needed.")
+            raise ValueError(f"The {split} split is empty: more data is needed.{hint}")
     log(
         "Pairs: "
         + ", ".join(f"{split} {len(pairs)}" for split, pairs in splits.items())

@@ -34,7 +34,7 @@ def pairs_file(tmp_path_factory):
             row = {
                 "text": source,
                 "summary": " ".join(source.split()[:3]),
-                "context": "c",
+                "context": " ".join(source.split()[:2]),  # ~100 passages
             }
             file.write(json.dumps(row) + "\n")
     return path
@@ -130,6 +130,13 @@ def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_pat
             context = source.split(" <context> ")[1]
             assert split_of_context.setdefault(context, split) == split
     assert sum(len(pairs) for pairs in splits.values()) == len(rows) - 2
+
+    # One passage for every question: all in one split, and the error says why.
+    path.write_text(
+        "".join(json.dumps(dict(row, c="one passage")) + "\n" for row in rows)
+    )
+    with pytest.raises(ValueError, match="split is empty.*holds 1 distinct one"):
+        recipe.load_splits(args, combine=qa.with_context)
 
 
 @pytest.mark.parametrize(
