@@ -177,8 +177,9 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     every worker restores from the chief's backup when the job is started
     again: all of them resume from the same epoch, as a synchronous
     all-reduce needs. A restore is said in one line ("Resuming from ...:
-    2 epochs done, training from epoch 3."), with the epoch Keras restored. The weights are renamed into place before the epoch
-    count, so a kill between the two resumes one epoch early, never late.
+    2 epochs done, training from epoch 3."), with the epoch Keras restored.
+    The weights are renamed into place before the epoch count, so a kill
+    between the two resumes one epoch early, never late.
     On several machines, `backup_dir` must be on storage they share, as the
     export is.
 
@@ -186,8 +187,10 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup_dir: str, the backup folder.
     """
 
+    _NEEDED_BY = "s2s_keras's ClusterBackupAndRestore"
+
     def __init__(self, backup_dir):
-        needed_by = "s2s_keras's ClusterBackupAndRestore"
+        needed_by = self._NEEDED_BY
         # Keras calls these two; the ones here replace them.
         require(
             keras.callbacks.BackupAndRestore, ["_save_model", "_load_model"], needed_by
@@ -211,7 +214,7 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         # What Keras restores, it says through `_initial_epoch`: the epochs
         # the backup holds, where `fit` starts. Cleared first, so that a model
         # trained before never resumes from a stale count.
-        require(self.model, ["_initial_epoch"], "s2s_keras's ClusterBackupAndRestore")
+        require(self.model, ["_initial_epoch"], self._NEEDED_BY)
         self.model._initial_epoch = None
         super().on_train_begin(logs)
         done = self.model._initial_epoch

@@ -417,14 +417,14 @@ def load_splits(args, combine=None, **corpus_options):
                 args.data, args.source_field, args.target_field, log=log
             )
             keys = sources
+        folded = [text_key(key) for key in keys]
         splits = {"train": [], "validation": [], "test": []}
-        for pair, key in zip(zip(sources, targets, strict=True), keys, strict=True):
-            splits[split_of(text_key(key))].append(pair)
-        distinct = len({text_key(key) for key in keys})
+        for pair, key in zip(zip(sources, targets, strict=True), folded, strict=True):
+            splits[split_of(key)].append(pair)
         what = "context" if combine is not None else "source text"
         hint = (
             f" {args.data} is split 90/5/5 by a hash of each {what}, and holds "
-            f"{distinct} distinct one(s): rows that share one stay together."
+            f"{len(set(folded))} distinct one(s): rows that share one stay together."
         )
     else:
         splits, hint = {}, ""
