@@ -76,7 +76,7 @@ def parse_args(argv):
         "recipe": {"choices": RECIPES, "default": "summarize", "help": "whose data, metric and export to use (default: %(default)s)"},
         "tuner": {"choices": sorted(TUNERS), "default": "random", "help": "keras-tuner search algorithm (default: %(default)s)"},
         "max-trials": {"type": recipe.positive_int, "default": 8, "help": "models to try, at most (default: %(default)s)"},
-        "objective": {"choices": [MINIMIZED[0], MINIMIZED[1], metric_names[task.METRIC]], "default": MINIMIZED[0], "help": "what the search minimizes: the validation cross-entropy of the targets (the same quantity for every model), or val_loss (which also holds a coverage model's weighted coverage loss); or maximizes: the recipe's score on 200 validation pairs (default: %(default)s)"},
+        "objective": {"choices": [*MINIMIZED, metric_names[task.METRIC]], "default": MINIMIZED[0], "help": "what the search minimizes: the validation cross-entropy of the targets (the same quantity for every model), or val_loss (which also holds a coverage model's weighted coverage loss); or maximizes: the recipe's score on 200 validation pairs (default: %(default)s)"},
         "directory": {"type": pathlib.Path, "default": pathlib.Path(f"tuning/{chosen.recipe}"), "help": "where trials are kept; the same directory resumes (default: %(default)s)"},
         "export": {"type": pathlib.Path, "help": "retrain the best model and export it here"},
     }  # fmt: skip

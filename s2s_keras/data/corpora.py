@@ -10,8 +10,9 @@
 Each corpus is built from what this machine's package tools can fetch,
 split deterministically into train / validation / test (by source package
 family, Bible book or synset; groups that share a text are kept together, so
-no source text, with case, white space and digits folded, is in two splits), and written as JSONL under
-`$S2S_KERAS_DATA` or `~/.cache/s2s_keras`, one file at a time, atomically.
+no source text, with case, white space and digits folded, is in two splits),
+and written as JSONL under `$S2S_KERAS_DATA` or `~/.cache/s2s_keras`, one
+file at a time, atomically.
 """
 
 import json
