@@ -28,7 +28,7 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 
 from s2s_keras import recipe  # noqa: E402
-from s2s_keras.data.cache import atomic_write  # noqa: E402
+from s2s_keras.atomic_files import atomic_write  # noqa: E402
 from s2s_keras.models import CROSS_ENTROPY  # noqa: E402
 from s2s_keras.tuning import Seq2SeqHyperModel  # noqa: E402
 

@@ -32,6 +32,8 @@ import os
 import keras
 import tensorflow as tf
 
+from s2s_keras.atomic_files import atomic_path
+from s2s_keras.atomic_files import atomic_write
 from s2s_keras.checks import check_choice
 from s2s_keras.keras_internals import require
 
@@ -237,9 +239,6 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         if not self.chief or self.frozen:
             return
-        from s2s_keras.data.cache import atomic_path
-        from s2s_keras.data.cache import atomic_write
-
         with atomic_path(self._weights_path) as staging:
             self.model.save_weights(staging, overwrite=True)
         with atomic_write(self._training_metadata_path) as file:

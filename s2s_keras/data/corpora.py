@@ -18,10 +18,10 @@ file at a time, atomically.
 import json
 import sys
 
+from s2s_keras.atomic_files import atomic_write
 from s2s_keras.data import bible
 from s2s_keras.data import debian
 from s2s_keras.data import wordnet
-from s2s_keras.data.cache import atomic_write
 from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.files import load_pairs
 from s2s_keras.data.splits import SPLITS

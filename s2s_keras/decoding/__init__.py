@@ -1,7 +1,32 @@
-"""In-graph generation: greedy, beam search and sampling on the decoder's step."""
+"""In-graph generation: one search loop on the decoder's step, and token choosers.
 
-from s2s_keras.decoding.generator import METHODS
+    generate(model, source_ids, method="beam", beam_width=4)
+
+`search.py` holds the loop, `choosers.py` greedy and sampling (and the
+lookup by name), `beam.py` beam search, `generator.py` the compiled search
+kept per model and settings.
+"""
+
+from s2s_keras.decoding.beam import BeamSearch
+from s2s_keras.decoding.choosers import METHODS
+from s2s_keras.decoding.choosers import Greedy
+from s2s_keras.decoding.choosers import Sampling
+from s2s_keras.decoding.choosers import TokenChooser
+from s2s_keras.decoding.choosers import get_chooser
 from s2s_keras.decoding.generator import Generator
 from s2s_keras.decoding.generator import generate
+from s2s_keras.decoding.generator import generator_for
+from s2s_keras.decoding.search import search
 
-__all__ = ["METHODS", "Generator", "generate"]
+__all__ = [
+    "METHODS",
+    "BeamSearch",
+    "Generator",
+    "Greedy",
+    "Sampling",
+    "TokenChooser",
+    "generate",
+    "generator_for",
+    "get_chooser",
+    "search",
+]

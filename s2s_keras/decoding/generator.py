@@ -1,23 +1,21 @@
-"""`generate`: output ids for source ids, with greedy, beam or sampling search.
+"""`generate`: output ids for source ids, by greedy, beam or sampling search.
 
-The search runs inside one `tf.function` around the decoder's `step`: the
-encoder runs once, the decoder once per output position, and nothing goes
-back to Python between steps (the keras.io and TensorFlow tutorial loops call
-`predict` or an eager step per token).
+A `Generator` holds one model's search with fixed settings, compiled once
+(a `tf.function` with a fixed input signature). `generate()` keeps the
+generators it makes, one per model and settings, as keras-hub keeps a
+model's `generate_function`: a loop of `generate` calls with the same
+settings traces the search once, not at every call.
 """
+
+import weakref
 
 import keras
 import tensorflow as tf
 
-from s2s_keras.checks import check_choice
 from s2s_keras.checks import check_positive_int
-from s2s_keras.decoding.beam_search import beam_search
-from s2s_keras.decoding.token_by_token import decode_token_by_token
-from s2s_keras.decoding.token_by_token import greedy_select
-from s2s_keras.decoding.token_by_token import sample_select
+from s2s_keras.decoding.choosers import get_chooser
+from s2s_keras.decoding.search import search
 from s2s_keras.layers import AttentionDecoder
-
-METHODS = ("greedy", "beam", "sample")
 
 
 class Generator(tf.Module):
@@ -27,9 +25,10 @@ class Generator(tf.Module):
         model: a model from `build_seq2seq` (layers named `"encoder"` and
             `"decoder"`).
         max_length: int, output tokens at most.
-        method: `"greedy"`, `"beam"` or `"sample"`.
+        method: `"greedy"`, `"beam"` or `"sample"` (`METHODS`).
         beam_width: int, live hypotheses per source (beam).
-        length_penalty: float, GNMT alpha (beam); 0 ranks by log-probability.
+        length_penalty: float, the GNMT exponent (beam); 0 ranks by
+            log-probability.
         num_results: int, hypotheses returned per source (beam).
         temperature: float > 0 (sample).
         top_k: int or None (sample).
@@ -66,66 +65,58 @@ class Generator(tf.Module):
         self.encoder = model.get_layer("encoder")
         self.decoder = model.get_layer("decoder")
         self.max_length = check_positive_int("max_length", max_length)
-        self.method = check_choice("method", method, METHODS)
-        self.beam_width = check_positive_int("beam_width", beam_width)
-        self.num_results = check_positive_int("num_results", num_results)
-        if num_results > beam_width:
-            raise ValueError(
-                "Invalid value for argument num_results. Expected at most "
-                f"beam_width={beam_width}. Received: num_results={num_results}"
-            )
-        if not temperature > 0:
-            raise ValueError(
-                "Invalid value for argument temperature. Expected a positive "
-                f"float. Received: temperature={temperature!r}"
-            )
-        if top_k is not None:
-            check_positive_int("top_k", top_k)
-        if top_p is not None and not 0.0 < top_p <= 1.0:
-            raise ValueError(
-                "Invalid value for argument top_p. Expected a float in (0, 1]. "
-                f"Received: top_p={top_p!r}"
-            )
+        self.method = method
+        self.chooser = get_chooser(
+            method,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+            num_results=num_results,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+        )
         if return_attention and not isinstance(self.decoder, AttentionDecoder):
             raise ValueError(
                 "return_attention=True needs a model with attention; this "
                 "model's decoder has none."
             )
-        self.length_penalty = float(length_penalty)
-        self.temperature = float(temperature)
-        self.top_k = top_k
-        self.top_p = top_p
-        self.seed = int(seed)
         self.return_attention = return_attention
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
     def __call__(self, source_ids):
-        if self.method == "beam":
-            return beam_search(
-                self.encoder,
-                self.decoder,
-                source_ids,
-                self.max_length,
-                beam_width=self.beam_width,
-                alpha=self.length_penalty,
-                num_results=self.num_results,
-                track_attention=self.return_attention,
-            )
-        if self.method == "greedy":
-            select = greedy_select()
-        else:
-            select = sample_select(self.temperature, self.top_k, self.top_p, self.seed)
-        return decode_token_by_token(
+        return search(
             self.encoder,
             self.decoder,
             source_ids,
             self.max_length,
-            select,
-            track_attention=self.return_attention,
+            self.chooser,
+            return_attention=self.return_attention,
         )
 
 
-def generate(model, source_ids, max_length=32, method="greedy", **options):
+_GENERATORS = weakref.WeakKeyDictionary()  # model -> {settings: Generator}
+
+
+def generator_for(model, **settings):
+    """The model's `Generator` with these settings, made at the first call.
+
+    Args:
+        model: a model from `build_seq2seq`.
+        **settings: `Generator` arguments.
+
+    Returns:
+        The same `Generator` for the same model and settings, so that its
+        compiled search is reused.
+    """
+    kept = _GENERATORS.setdefault(model, {})
+    key = tuple(sorted(settings.items()))
+    if key not in kept:
+        kept[key] = Generator(model, **settings)
+    return kept[key]
+
+
+def generate(model, source_ids, max_length=32, method="greedy", **settings):
     """Generates output ids for a batch of source ids.
 
     Args:
@@ -133,7 +124,7 @@ def generate(model, source_ids, max_length=32, method="greedy", **options):
         source_ids: int `(batch, S)` array or tensor, 0 = padding.
         max_length: int, output tokens at most.
         method: `"greedy"`, `"beam"` or `"sample"`.
-        **options: the other `Generator` arguments (`beam_width`,
+        **settings: the other `Generator` arguments (`beam_width`,
             `length_penalty`, `num_results`, `temperature`, `top_k`,
             `top_p`, `seed`, `return_attention`).
 
@@ -141,6 +132,6 @@ def generate(model, source_ids, max_length=32, method="greedy", **options):
         The `Generator` outputs as NumPy arrays: a dict with `"target_ids"`
         int32 `(batch, T)` and `"scores"` `(batch,)`, and the extras asked for.
     """
-    generator = Generator(model, max_length=max_length, method=method, **options)
+    generator = generator_for(model, max_length=max_length, method=method, **settings)
     outputs = generator(tf.cast(source_ids, tf.int32))
     return keras.tree.map_structure(lambda tensor: tensor.numpy(), outputs)

@@ -15,13 +15,12 @@ complete one was: every entry is the previous export's or the new one's,
 whole. `export.json` goes last.
 """
 
-import ctypes
 import json
-import os
 import pathlib
 import shutil
 import tempfile
 
+from s2s_keras.atomic_files import move_into_place
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
@@ -103,44 +102,7 @@ def write_export(
             (staging / name).write_text(text, encoding="utf-8")
         # export.json last: it describes what is in place.
         for entry in sorted(staging.iterdir(), key=lambda e: e.name == "export.json"):
-            _move_into_place(entry, directory / entry.name)
+            move_into_place(entry, directory / entry.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
-
-
-def _move_into_place(source, destination):
-    """Puts `source` at `destination`, replacing a file or a folder.
-
-    A file is replaced by one `os.replace`. A folder is swapped in with one
-    atomic exchange of the two names (Linux `renameat2(RENAME_EXCHANGE)`),
-    so at every instant `destination` is the old folder or the new one,
-    whole; where the exchange is not available, the old folder is renamed
-    aside first, and a crash between the two renames leaves it beside the
-    new place as `.<name>.old`.
-    """
-    if not (source.is_dir() and destination.exists()):
-        os.replace(source, destination)
-        return
-    if _exchange(source, destination):
-        shutil.rmtree(source, ignore_errors=True)  # now the old folder
-        return
-    retired = destination.with_name(f".{destination.name}.old")
-    shutil.rmtree(retired, ignore_errors=True)
-    os.replace(destination, retired)
-    os.replace(source, destination)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def _exchange(first, second):
-    """Atomically swaps two paths; False where the system cannot."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(
-        at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange
-    )
-    return result == 0

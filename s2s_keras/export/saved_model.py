@@ -82,7 +82,7 @@ class Seq2SeqServer(tf.Module):
     @tf.function(input_signature=[IDS])
     def generate_ids(self, source_ids):
         outputs = self.generator(source_ids)
-        return {"target_ids": outputs["target_ids"], "score": outputs["scores"]}
+        return {"target_ids": outputs["target_ids"], "scores": outputs["scores"]}
 
     @tf.function(input_signature=[IDS])
     def detokenize(self, target_ids):
@@ -94,7 +94,7 @@ class Seq2SeqServer(tf.Module):
         generated = self.generate_ids(source_ids)
         return {
             "text": self.detokenize(generated["target_ids"])["text"],
-            "score": generated["score"],
+            "scores": generated["scores"],
         }
 
     @tf.function(input_signature=[TEXT])

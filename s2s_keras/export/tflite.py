@@ -26,8 +26,8 @@ from tensorflow.python.framework.convert_to_constants import (
 
 from s2s_keras.checks import check_choice
 from s2s_keras.checks import check_positive_int
-from s2s_keras.decoding.token_by_token import decode_token_by_token
-from s2s_keras.decoding.token_by_token import greedy_select
+from s2s_keras.decoding.choosers import Greedy
+from s2s_keras.decoding.search import search
 
 QUANTIZATIONS = (None, "dynamic_range", "float16")
 
@@ -58,9 +58,7 @@ def convert_to_tflite(model, max_source_length=128, max_length=32, quantization=
 
     @tf.function(input_signature=[source_spec])
     def greedy(source_ids):
-        ids = decode_token_by_token(
-            encoder, decoder, source_ids, max_length, greedy_select()
-        )["target_ids"]
+        ids = search(encoder, decoder, source_ids, max_length, Greedy())["target_ids"]
         # A fixed width: an empty output (EOS first) would otherwise be a
         # zero-size tensor, which the TFLite runtime cannot hand back.
         ids = tf.pad(ids, [[0, 0], [0, max_length - tf.shape(ids)[1]]])
@@ -119,7 +117,7 @@ def tflite_ops(flatbuffer):
 
 def export_tflite(model, path, max_source_length=128, max_length=32, quantization=None):
     """Writes `convert_to_tflite(...)` to `path`."""
-    from s2s_keras.data.cache import atomic_write
+    from s2s_keras.atomic_files import atomic_write
 
     flatbuffer = convert_to_tflite(model, max_source_length, max_length, quantization)
     with atomic_write(path, "wb") as file:

@@ -3,9 +3,10 @@ import pytest
 import tensorflow as tf
 
 from s2s_keras import build_seq2seq
+from s2s_keras.decoding import BeamSearch
 from s2s_keras.decoding import Generator
 from s2s_keras.decoding import generate
-from s2s_keras.decoding.beam_search import beam_search
+from s2s_keras.decoding import search
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
@@ -401,14 +402,12 @@ def test_beam_search_does_not_stop_at_the_first_output_that_ends():
     max_length = 5
     ranked = exhaustive_search(log_probs_of, [4, 5, 6], max_length, alpha=0.6)
     assert ranked[0][1] == (4, 5)  # the brute force agrees with the comment
-    found = beam_search(
+    found = search(
         pass_through_encoder,
         decoder,
         tf.constant([[4, 5, 0]]),
         max_length=max_length,
-        beam_width=4,
-        alpha=0.6,
-        num_results=2,
+        chooser=BeamSearch(beam_width=4, length_penalty=0.6, num_results=2),
     )
     for rank in range(2):
         ids = np.asarray(found["n_best_ids"])[0, rank]
@@ -416,3 +415,41 @@ def test_beam_search_does_not_stop_at_the_first_output_that_ends():
         assert float(found["n_best_scores"][0, rank]) == pytest.approx(
             ranked[rank][0], abs=1e-4
         )
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_generate_traces_the_search_once_per_model_and_settings(method, monkeypatch):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_seq2seq(VOCAB, VOCAB, embedding_dim=8, units=16)
+    decoder = model.get_layer("decoder")
+    traced = []  # Python runs of the step: one per trace of the search
+    step = decoder.step
+    monkeypatch.setattr(
+        decoder, "step", lambda *a, **k: traced.append(1) or step(*a, **k)
+    )
+    first = generate(model, sources(), max_length=MAX_LENGTH, method=method)
+    traces = len(traced)
+    assert traces >= 1
+    again = generate(
+        model, sources(count=3, seed=1), max_length=MAX_LENGTH, method=method
+    )
+    assert len(traced) == traces  # another batch, the same compiled search
+    assert len(again["target_ids"]) == 3 and len(first["target_ids"]) == 6
+    generate(model, sources(), max_length=MAX_LENGTH - 1, method=method)
+    assert len(traced) > traces  # other settings: a search of their own
+
+
+def test_choosers_are_looked_up_by_name():
+    from s2s_keras.decoding import METHODS
+    from s2s_keras.decoding import get_chooser
+
+    assert set(METHODS) == {"greedy", "beam", "sample"}
+    beam = get_chooser("beam", beam_width=3, length_penalty=0.2, seed=1)
+    assert isinstance(beam, BeamSearch) and beam.width == 3
+    assert get_chooser("greedy", beam_width=3).width == 1
+    with pytest.raises(ValueError, match="method.*Received: method='nucleus'"):
+        get_chooser("nucleus")
+    with pytest.raises(ValueError, match=r"Unknown decoding options \['alpha'\]"):
+        get_chooser("beam", alpha=0.6)

@@ -115,7 +115,7 @@ def test_saved_model_answers_bad_input_without_s2s_keras(exported):
         results["pipeline"] = [t.decode("utf-8") for t in text.numpy()]
         attention = model.signatures["attention"](text=tf.constant(inputs[-2:]))
         results["attention"] = list(attention["weights"].shape)
-        results["scores_finite"] = bool(tf.reduce_all(tf.math.is_finite(batch["score"])))
+        results["scores_finite"] = bool(tf.reduce_all(tf.math.is_finite(batch["scores"])))
         print(json.dumps(results))
     """
     results = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])

@@ -1,0 +1,125 @@
+"""The search loop: the encoder once, then `decoder.step` in one `tf.while_loop`.
+
+Every decoding method runs this loop. It feeds `<BOS>` first, then the
+tokens the chooser picked, until the chooser says every source is done or
+`max_length` steps have run; nothing goes back to Python between steps (the
+keras.io and TensorFlow tutorial loops call `predict` or an eager step per
+token). What differs between greedy decoding, sampling and beam search is
+only how the next tokens are chosen from the step's log-probabilities: that
+is a `TokenChooser` (see `choosers.py` and `beam.py`).
+
+    memory, mask, (h_S, c_S) = encoder(x)          # once
+    state = s_0, c_0 = h_S, c_S
+    repeat:
+        logits, state, alpha_t = decoder.step(y_{t-1}, state, memory, mask)
+        y_t, origin = chooser.choose(log_softmax(logits), ...)
+        state = state[origin]                      # beam search only
+
+A chooser keeps `width` hypotheses per source (1, or the beam width): the
+decoder runs on `batch * width` rows, and the chooser says which row each
+new token extends (`origin`), so the decoder state follows its hypothesis.
+
+The loop uses only ops that TFLite has as builtins (no TensorArray): output
+ids are written into a preallocated `(batch, max_length)` tensor.
+"""
+
+import tensorflow as tf
+
+from s2s_keras.special_tokens import BOS_ID
+from s2s_keras.special_tokens import EOS_ID
+from s2s_keras.special_tokens import PAD_ID
+
+# Log-probabilities are float32 in the search, so -1e9 is a safe "never".
+NEGATIVE = -1e9
+
+
+def next_token_log_probs(logits):
+    """Step logits `(batch, vocab)` -> float32 log-probabilities of real tokens.
+
+    `<PAD>` and `<BOS>` are never outputs: their probability is 0, and the
+    rest is renormalized.
+    """
+    logits = tf.cast(logits, tf.float32)
+    vocab_size = tf.shape(logits)[-1]
+    never = tf.reduce_max(tf.one_hot([PAD_ID, BOS_ID], vocab_size), axis=0)  # (vocab,)
+    return tf.nn.log_softmax(logits + NEGATIVE * never[None, :])
+
+
+def words_only(ids):
+    """Drops `<EOS>` (to padding) and the all-padding columns at the end.
+
+    Args:
+        ids: int32 `(..., max_length)`, words, then `<EOS>`, then padding.
+
+    Returns:
+        `(ids (..., T), T)`, T the longest output's number of words.
+    """
+    ids = tf.where(tf.equal(ids, EOS_ID), PAD_ID, ids)
+    length = tf.reduce_max(tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int32), axis=-1))
+    return ids[..., :length], length
+
+
+def search(encoder, decoder, source_ids, max_length, chooser, return_attention=False):
+    """Runs the search loop of the module docstring.
+
+    Args:
+        encoder: the model's `Encoder` layer.
+        decoder: its `Decoder`, `AttentionDecoder` or `CopyAttentionDecoder`.
+        source_ids: int32 `(batch, S)`, 0 = padding.
+        max_length: int, output tokens at most.
+        chooser: a `TokenChooser` (`get_chooser("beam", ...)`).
+        return_attention: bool, whether to keep the attention weights of
+            the outputs (the decoder must have attention).
+
+    Returns:
+        The chooser's outputs: a dict with `"target_ids"` int32 `(batch, T)`,
+        T <= max_length, without `<BOS>`/`<EOS>`, 0-padded, and `"scores"`
+        float32 `(batch,)`; more keys where the chooser has more to say
+        (beam search's n best); with `return_attention`, `"attention"`
+        float32 `(batch, T, S)`.
+    """
+    memory, memory_mask, final_states = encoder(source_ids, training=False)
+    state = decoder.get_initial_state(final_states, memory, source_ids=source_ids)
+    batch_size = tf.shape(source_ids)[0]
+    width = chooser.width
+    if width > 1:  # every hypothesis of a source reads the same memory
+        memory = tf.repeat(memory, width, axis=0)  # (batch * width, S, memory_dim)
+        memory_mask = tf.repeat(memory_mask, width, axis=0)
+        state = [tf.repeat(tensor, width, axis=0) for tensor in state]
+    attention_size = tf.shape(source_ids)[1] if return_attention else 0
+
+    def body(step, tokens, state, progress):
+        logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
+        log_probs = next_token_log_probs(logits)  # (batch * width, vocab)
+        if return_attention:
+            weights = tf.cast(weights, tf.float32)  # (batch * width, S)
+        else:
+            weights = None
+        tokens, origin, progress = chooser.choose(step, log_probs, weights, progress)
+        if origin is not None:  # (batch, width): the row each hypothesis extends
+            state = [_take_rows(tensor, origin, width) for tensor in state]
+        return step + 1, tokens, state, progress
+
+    def not_done(step, tokens, state, progress):
+        return tf.logical_and(
+            step < max_length, tf.logical_not(chooser.all_done(progress))
+        )
+
+    loop_vars = (
+        tf.constant(0),
+        tf.fill([batch_size * width], BOS_ID),
+        state,
+        chooser.start(batch_size, max_length, attention_size),
+    )
+    steps, _, _, progress = tf.while_loop(
+        not_done, body, loop_vars, maximum_iterations=max_length
+    )
+    return chooser.results(progress, steps, return_attention)
+
+
+def _take_rows(tensor, origin, width):
+    """`(batch * width, ...)` rows picked per source by `origin` `(batch, width)`."""
+    shape = tf.shape(tensor)
+    per_source = tf.reshape(tensor, tf.concat([[-1, width], shape[1:]], 0))
+    picked = tf.gather(per_source, origin, batch_dims=1)  # (batch, width, ...)
+    return tf.reshape(picked, shape)
