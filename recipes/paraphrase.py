@@ -15,44 +15,21 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from s2s_keras import metrics  # noqa: E402
-from s2s_keras import recipe  # noqa: E402
+from summarize import run  # noqa: E402  (summarize.py's steps, on this task)
 
-## Configuration
+from s2s_keras import flags  # noqa: E402
+from s2s_keras import tasks  # noqa: E402
 
-DEFAULTS = {
-    "corpus": "bible_kjv_web",
-    "output": "saved_models/paraphrase",
-    "max_source_length": 64,
-    "max_target_length": 64,
-    "vocab_size": 4000,  # copying brings the rare names: a small softmax is enough
-    "copy": True,  # most words of a verse stay: the decoder may copy them
-    "time_budget": 20.0,
-}
-METRIC = "bleu"
+## Configuration: the corpus, metric, baseline and defaults of the task are
+## in s2s_keras/tasks.py.
+
+TASK = tasks.get("paraphrase")
 
 
 def main(argv=None):
-    args = recipe.parse_args(argv, __doc__, DEFAULTS)
-    if args.predict is not None:
-        return recipe.predict(args)
-    recipe.seed_everything(args.seed)
-
-    ## Data
-    pairs = recipe.load_splits(args)
-    tokenizer = recipe.tokenizer_for(args, pairs["train"])
-
-    ## Baseline: the source verse, unchanged
-    sources, references = zip(*pairs["test"], strict=True)
-    rows = {"copy source": metrics.score(METRIC, list(sources), list(references))}
-
-    ## Model: train, generate, score
-    model_rows, trained = recipe.train_and_score(args, tokenizer, pairs, METRIC)
-    rows.update(model_rows)
-
-    ## Show and export
-    return recipe.finish("paraphrase", args, tokenizer, pairs, rows, trained, METRIC)
+    parser = flags.recipe_parser(__doc__, TASK)
+    return run(TASK, flags.parse(parser, argv))
 
 
 if __name__ == "__main__":
-    recipe.run(main)
+    flags.run(main)

@@ -15,56 +15,126 @@ exports a SavedModel (text in, text out), a TFLite file and a .keras file.
     python recipes/summarize.py --model saved_models/summarize --predict "Some long text ..."
 
 Run it again with the same --output after a crash and it resumes from its
-last backup.
+last backup. The other task recipes (translate.py, paraphrase.py, qa.py)
+run the same steps, `train_and_export` below, on their own task.
 """
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from s2s_keras import metrics  # noqa: E402
-from s2s_keras import recipe  # noqa: E402
+import keras  # noqa: E402
 
-## Configuration
+from s2s_keras import flags  # noqa: E402
+from s2s_keras import tasks  # noqa: E402
+from s2s_keras.data.pairs import batches  # noqa: E402
+from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
+from s2s_keras.evaluation import evaluate  # noqa: E402
+from s2s_keras.models import build_seq2seq  # noqa: E402
+from s2s_keras.models import compile_seq2seq  # noqa: E402
+from s2s_keras.reporting import write_results  # noqa: E402
+from s2s_keras.runner import Runner  # noqa: E402
 
-DEFAULTS = {
-    "corpus": "debian_descriptions",
-    "output": "saved_models/summarize",
-    "max_source_length": 96,  # subwords of description read (median: ~70)
-    "max_target_length": 24,  # subwords of synopsis written (median: ~10)
-    "vocab_size": 4000,  # copying brings rare words: a small softmax is enough
-    "embedding_dim": 128,
-    "units": 256,
-    "copy": True,  # ROUGE-1 40.3 against 22.6 without (README, Results, v1 splits)
-    "coverage": True,  # 41.2 against 40.3 without: within noise (README, Results)
-    "epochs": 10,
-    "time_budget": 20.0,  # minutes of training: the whole run stays under 30
-}
-METRIC = "rouge"
+## Configuration: the corpus, metric, baseline and defaults of the task
+## (lengths, vocabulary, copy and coverage) are in s2s_keras/tasks.py.
+
+TASK = tasks.get("summarize")
 
 
 def main(argv=None):
-    args = recipe.parse_args(argv, __doc__, DEFAULTS)
+    parser = flags.recipe_parser(__doc__, TASK)
+    return run(TASK, flags.parse(parser, argv))
+
+
+def run(task, args, corpus_options=None):
+    """`--predict` through an export, or a whole run of `task` on the flags."""
     if args.predict is not None:
-        return recipe.predict(args)
-    recipe.seed_everything(args.seed)
+        return flags.predict(args)
+    return train_and_export(task, flags.run_config(args, corpus_options))
+
+
+def train_and_export(task, config):
+    """Data, baseline, model, `fit`, scores and export of one task's run."""
+    runner = Runner(config.output, config.training)  # the strategy, first
+    data, training = config.data, config.training
+    keras.utils.set_random_seed(training.seed)
 
     ## Data
-    pairs = recipe.load_splits(args)
-    tokenizer = recipe.tokenizer_for(args, pairs["train"])
+    pairs = load_splits(data)
+    tokenizer = tokenizer_for(
+        config.output / "tokenizer", pairs["train"], data.vocab_size, training.seed
+    )
+    lengths = {
+        "max_source_length": data.max_source_length,
+        "max_target_length": data.max_target_length,
+    }
+    train = batches(
+        pairs["train"],
+        tokenizer,
+        training.batch_size,
+        **lengths,
+        shuffle=True,
+        seed=training.seed,
+    )
+    validation = batches(pairs["validation"], tokenizer, training.batch_size, **lengths)
+    train, validation = runner.distribute(train), runner.distribute(validation)
 
-    ## Baseline: the first k words of the description
-    k = metrics.median_words([target for _, target in pairs["train"]])
-    sources, references = zip(*pairs["test"], strict=True)
-    rows = {f"lead-{k}": metrics.score(METRIC, metrics.lead(sources, k), references)}
+    ## Baseline
+    rows = task.baseline_scores(pairs)
 
-    ## Model: train, generate, score
-    model_rows, trained = recipe.train_and_score(args, tokenizer, pairs, METRIC)
-    rows.update(model_rows)
+    ## Model: the flags' model, and with --compare-no-attention the plain seq2seq
+    attentions = [config.model.attention]
+    if training.compare_no_attention and config.model.attention:
+        attentions.append(None)
+    results = []
+    for attention in attentions:
+        name, run_name = config.model.system_name(attention)
+        print(f"Training {name} ...", flush=True)
+        with runner.scope():
+            model = build_seq2seq(
+                tokenizer.vocab_size,
+                tokenizer.vocab_size,
+                **config.model.build_arguments(attention),
+            )
+            compile_seq2seq(model, training.learning_rate)
+
+        ## Train
+        run = runner.training_run(run_name, model)
+        history = None
+        if not run.trained_before:  # a model trained before a crash is kept
+            history = model.fit(
+                train,
+                validation_data=validation,
+                epochs=training.epochs,
+                shuffle=False,  # the batches shuffle themselves, seeded
+                callbacks=run.callbacks,
+                verbose=runner.verbose,
+            )
+        trained = run.finish(history)
+        if not runner.chief:
+            continue  # the chief scores and exports
+
+        ## Generate and score
+        rows[name], outputs = evaluate(
+            trained.model,
+            tokenizer,
+            pairs["test"],
+            config.generation,
+            task.metric,
+            data.max_source_length,
+        )
+        results.append((trained, outputs))
 
     ## Show and export
-    return recipe.finish("summarize", args, tokenizer, pairs, rows, trained, METRIC)
+    if not runner.chief:
+        print("Training done; the chief writes the scores and the export.")
+        return 0
+    trained, outputs = results[0]
+    return write_results(
+        task.name, config, tokenizer, pairs, rows, trained, outputs, task.metric
+    )
 
 
 if __name__ == "__main__":
-    recipe.run(main)
+    flags.run(main)

@@ -16,49 +16,27 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from s2s_keras import metrics  # noqa: E402
-from s2s_keras import recipe  # noqa: E402
+from summarize import run  # noqa: E402  (summarize.py's steps, on this task)
 
-## Configuration
+from s2s_keras import flags  # noqa: E402
+from s2s_keras import tasks  # noqa: E402
 
-DEFAULTS = {
-    "corpus": "debian_translations",
-    "output": "saved_models/translate",
-    "max_source_length": 64,
-    "max_target_length": 64,
-    "vocab_size": 8000,
-    "time_budget": 20.0,
-    "extra_flags": {
-        "lang": {
-            "default": "it",
-            "help": "target language of debian_translations (default: %(default)s)",
-        }
-    },
-}
-METRIC = "bleu"
+## Configuration: the corpus, metric, baseline and defaults of the task are
+## in s2s_keras/tasks.py.
+
+TASK = tasks.get("translate")
 
 
 def main(argv=None):
-    args = recipe.parse_args(argv, __doc__, DEFAULTS)
-    if args.predict is not None:
-        return recipe.predict(args)
-    recipe.seed_everything(args.seed)
-
-    ## Data
-    pairs = recipe.load_splits(args, lang=args.lang)
-    tokenizer = recipe.tokenizer_for(args, pairs["train"])
-
-    ## Baseline: the source, copied (names and numbers often pass unchanged)
-    sources, references = zip(*pairs["test"], strict=True)
-    rows = {"copy source": metrics.score(METRIC, list(sources), list(references))}
-
-    ## Model: train, generate, score
-    model_rows, trained = recipe.train_and_score(args, tokenizer, pairs, METRIC)
-    rows.update(model_rows)
-
-    ## Show and export
-    return recipe.finish("translate", args, tokenizer, pairs, rows, trained, METRIC)
+    parser = flags.recipe_parser(__doc__, TASK)
+    parser.add_argument(
+        "--lang",
+        default="it",
+        help="target language of debian_translations (default: %(default)s)",
+    )
+    args = flags.parse(parser, argv)
+    return run(TASK, args, corpus_options={"lang": args.lang})
 
 
 if __name__ == "__main__":
-    recipe.run(main)
+    flags.run(main)

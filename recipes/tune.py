@@ -17,7 +17,7 @@ others), KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT (the chief's address).
 """
 
 import argparse
-import importlib.util
+import dataclasses
 import json
 import os
 import pathlib
@@ -27,9 +27,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 
-from s2s_keras import recipe  # noqa: E402
+from s2s_keras import flags  # noqa: E402
+from s2s_keras import tasks  # noqa: E402
 from s2s_keras.atomic_files import atomic_write  # noqa: E402
+from s2s_keras.callbacks import budgets  # noqa: E402
+from s2s_keras.data.pairs import batches  # noqa: E402
+from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
+from s2s_keras.evaluation import ValidationScore  # noqa: E402
+from s2s_keras.evaluation import evaluate  # noqa: E402
 from s2s_keras.models import CROSS_ENTROPY  # noqa: E402
+from s2s_keras.reporting import write_results  # noqa: E402
+from s2s_keras.runner import Runner  # noqa: E402
 from s2s_keras.tuning import Seq2SeqHyperModel  # noqa: E402
 
 ## Configuration
@@ -57,55 +66,88 @@ QUICK_SPACE = {  # two tiny trials that differ only in attention and rate
 }
 
 
-def load_recipe(name):
-    path = pathlib.Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCORE_OBJECTIVES = {"rouge": "val_rougeL", "bleu": "val_bleu"}
 
 
 def parse_args(argv):
+    """The recipe flags of `--recipe`'s task, and the search's own."""
     first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--recipe", choices=RECIPES, default="summarize")
+    first.add_argument("--recipe", choices=sorted(tasks.TASKS), default="summarize")
     chosen, _ = first.parse_known_args(argv)
-    task = load_recipe(chosen.recipe)
-    metric_names = {"rouge": "val_rougeL", "bleu": "val_bleu"}
-    extra_flags = {
-        **task.DEFAULTS.get("extra_flags", {}),
-        "recipe": {"choices": RECIPES, "default": "summarize", "help": "whose data, metric and export to use (default: %(default)s)"},
-        "tuner": {"choices": sorted(TUNERS), "default": "random", "help": "keras-tuner search algorithm (default: %(default)s)"},
-        "max-trials": {"type": recipe.positive_int, "default": 8, "help": "models to try, at most (default: %(default)s)"},
-        "objective": {"choices": [*MINIMIZED, metric_names[task.METRIC]], "default": MINIMIZED[0], "help": "what the search minimizes: the validation cross-entropy of the targets (the same quantity for every model), or val_loss (which also holds a coverage model's weighted coverage loss); or maximizes: the recipe's score on 200 validation pairs (default: %(default)s)"},
-        "directory": {"type": pathlib.Path, "default": pathlib.Path(f"tuning/{chosen.recipe}"), "help": "where trials are kept; the same directory resumes (default: %(default)s)"},
-        "export": {"type": pathlib.Path, "help": "retrain the best model and export it here"},
-    }  # fmt: skip
-    defaults = {
-        **task.DEFAULTS,
-        "epochs": 3,
-        "time_budget": 10.0,
-        "extra_flags": extra_flags,
-    }
-    args = recipe.parse_args(argv, __doc__, defaults)
-    args.output = args.directory  # the tokenizer is kept with the trials
-    return args, task
+    task = tasks.get(chosen.recipe)
+    parser = flags.recipe_parser(__doc__, task)
+    parser.set_defaults(epochs=3, time_budget=10.0)
+    search = parser.add_argument_group("search")
+    search.add_argument(
+        "--recipe",
+        choices=sorted(tasks.TASKS),
+        default="summarize",
+        help="whose data, metric and export to use (default: %(default)s)",
+    )
+    search.add_argument(
+        "--tuner",
+        choices=sorted(TUNERS),
+        default="random",
+        help="keras-tuner search algorithm (default: %(default)s)",
+    )
+    search.add_argument(
+        "--max-trials",
+        type=flags.positive_int,
+        default=8,
+        help="models to try, at most (default: %(default)s)",
+    )
+    search.add_argument(
+        "--objective",
+        choices=[*MINIMIZED, SCORE_OBJECTIVES[task.metric]],
+        default=MINIMIZED[0],
+        help="what the search minimizes: the validation cross-entropy of the targets (the same quantity for every model), or val_loss (which also holds a coverage model's weighted coverage loss); or maximizes: the recipe's score on 200 validation pairs (default: %(default)s)",
+    )
+    search.add_argument(
+        "--directory",
+        type=pathlib.Path,
+        default=pathlib.Path(f"tuning/{chosen.recipe}"),
+        help="where trials are kept; the same directory resumes (default: %(default)s)",
+    )
+    search.add_argument(
+        "--export", type=pathlib.Path, help="retrain the best model and export it here"
+    )
+    search.add_argument(
+        "--lang",
+        default="it",
+        help="target language of debian_translations, with --recipe translate (default: %(default)s)",
+    )
+    search.add_argument(
+        "--context-field", help="a context field of --data, with --recipe qa (optional)"
+    )
+    args = flags.parse(parser, argv)
+    # The tokenizer is kept with the trials.
+    config = flags.run_config(
+        args, {"lang": args.lang} if task.name == "translate" else {}
+    )
+    return args, task, config
 
 
 def main(argv=None):
-    args, task = parse_args(argv)
-    recipe.seed_everything(args.seed)
+    args, task, config = parse_args(argv)
+    data, training = config.data, config.training
+    runner = Runner(args.directory, training)
+    keras.utils.set_random_seed(training.seed)
 
     ## Data, as the recipe reads it
-    options = {"lang": args.lang} if hasattr(args, "lang") else {}
-    pairs = recipe.load_splits(args, **options)
-    tokenizer = recipe.tokenizer_for(args, pairs["train"])
+    pairs = load_splits(data)
+    tokenizer = tokenizer_for(
+        args.directory / "tokenizer", pairs["train"], data.vocab_size, training.seed
+    )
 
     def make_batches(batch_size):
-        sized = argparse.Namespace(**{**vars(args), "batch_size": batch_size})
+        lengths = {
+            "max_source_length": data.max_source_length,
+            "max_target_length": data.max_target_length,
+        }
         return (
-            recipe.batches(sized, pairs["train"], tokenizer, shuffle=True),
-            recipe.batches(sized, pairs["validation"], tokenizer, shuffle=False),
-        )
+            batches(pairs["train"], tokenizer, batch_size, **lengths, shuffle=True, seed=training.seed),
+            batches(pairs["validation"], tokenizer, batch_size, **lengths),
+        )  # fmt: skip
 
     ## The search
     space = QUICK_SPACE if args.quick else {}
@@ -128,21 +170,24 @@ def main(argv=None):
         seed=args.seed,
         **tuner_options,
     )
-    callbacks = [keras.callbacks.EarlyStopping(patience=1)]
-    if args.time_budget:
-        callbacks.append(recipe.TimeBudget(args.time_budget))
-    if args.max_steps:
-        callbacks.append(recipe.StepBudget(args.max_steps))
+    callbacks = [
+        keras.callbacks.EarlyStopping(patience=1),
+        *budgets(training.time_budget, training.max_steps),
+    ]
     if maximize:
         callbacks.append(
-            recipe.ValidationScore(
-                tokenizer, pairs["validation"][:200], args, task.METRIC
+            ValidationScore(
+                tokenizer,
+                pairs["validation"][:200],
+                config.generation,
+                task.metric,
+                data.max_source_length,
             )
         )
     tuner.search(
         epochs=args.epochs,
         callbacks=callbacks,
-        verbose=2 if os.environ.get("CI") else 1,
+        verbose=runner.verbose,
     )
 
     ## Results
@@ -179,29 +224,41 @@ def main(argv=None):
     ## Retrain the best and export it, like the recipe
     if args.export:
         best_hp = tuner.get_best_hyperparameters(1)[0]
-        args.output, args.batch_size = (
-            args.export,
-            best.get("batch_size", args.batch_size),
-        )
         model = hypermodel.build(best_hp)
-        train, validation = make_batches(args.batch_size)
-        history, minutes = recipe.fit(
-            model, args, train, validation, run_name="best", compile_model=False
+        train, validation = make_batches(best.get("batch_size", training.batch_size))
+        run = runner.training_run("best", model, output=args.export)
+        history = None
+        if not run.trained_before:
+            history = model.fit(
+                train,
+                validation_data=validation,
+                epochs=training.epochs,
+                shuffle=False,
+                callbacks=run.callbacks,
+                verbose=runner.verbose,
+            )
+        trained = run.finish(history)
+        scores, outputs = evaluate(
+            trained.model,
+            tokenizer,
+            pairs["test"],
+            config.generation,
+            task.metric,
+            data.max_source_length,
         )
-        scores, outputs = recipe.evaluate(
-            model, tokenizer, pairs["test"], args, task.METRIC
-        )
-        recipe.finish(
-            args.recipe,
-            args,
+        exported = dataclasses.replace(config, output=args.export)
+        write_results(
+            task.name,
+            exported,
             tokenizer,
             pairs,
             {"best trial": scores},
-            (model, history, minutes, outputs),
-            task.METRIC,
+            trained,
+            outputs,
+            task.metric,
         )
     return best
 
 
 if __name__ == "__main__":
-    recipe.run(main)
+    flags.run(main)

@@ -63,3 +63,17 @@ def check_non_negative_float(name, value):
             f">= 0. Received: {name}={value!r}"
         )
     return float(value)
+
+
+def check_positive_float(name, value):
+    """Raise unless `value` is a finite number > 0 (bools are refused)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 < value < float("inf")
+    ):
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected a positive "
+            f"number. Received: {name}={value!r}"
+        )
+    return float(value)

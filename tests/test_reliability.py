@@ -17,8 +17,16 @@ import tensorflow as tf
 from hypothesis import strategies as st
 
 from s2s_keras import build_seq2seq
-from s2s_keras import recipe
+from s2s_keras.config import DataConfig
+from s2s_keras.config import ModelConfig
+from s2s_keras.config import TrainingConfig
+from s2s_keras.data.pairs import batches
+from s2s_keras.data.pairs import load_splits
+from s2s_keras.data.pairs import tokenizer_for
 from s2s_keras.export import write_export
+from s2s_keras.models import compile_seq2seq
+from s2s_keras.runner import Runner
+from s2s_keras.runner import TrainingDiverged
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
 from tests.recipes.test_recipes import RECIPES
@@ -79,7 +87,7 @@ def test_serving_signature_answers_any_bytes(served, batch):
     assert len(texts) == len(batch)
     for text in texts:
         text.decode("utf-8")
-    assert np.isfinite(outputs["score"].numpy()).all()
+    assert np.isfinite(outputs["scores"].numpy()).all()
 
 
 class InjectNaN(keras.callbacks.Callback):
@@ -96,17 +104,36 @@ class InjectNaN(keras.callbacks.Callback):
 
 
 def small_run(pairs_file, output):  # noqa: F811
-    args = recipe.parse_args(
-        quick_args(pairs_file, output) + ["--epochs", "4"],
-        "",
-        {"corpus": "debian_descriptions", "output": output},
+    """A quick run's runner, a compiled dot-attention model and its batches."""
+    data = DataConfig(
+        data=pairs_file, source_field="text", target_field="summary", quick=True,
+        vocab_size=320, max_source_length=24, max_target_length=8,
+    )  # fmt: skip
+    runner = Runner(output, TrainingConfig(epochs=4, time_budget=None))
+    pairs = load_splits(data)
+    tokenizer = tokenizer_for(output / "tokenizer", pairs["train"], data.vocab_size)
+    lengths = {"max_source_length": 24, "max_target_length": 8}
+    train = batches(pairs["train"], tokenizer, **lengths, shuffle=True)
+    validation = batches(pairs["validation"], tokenizer, **lengths)
+    return runner, build_model(tokenizer.vocab_size), train, validation
+
+
+def build_model(vocab_size):
+    model = build_seq2seq(
+        vocab_size,
+        vocab_size,
+        **ModelConfig(units=64, embedding_dim=32).build_arguments(),
     )
-    pairs = recipe.load_splits(args)
-    tokenizer = recipe.tokenizer_for(args, pairs["train"])
-    train = recipe.batches(args, pairs["train"], tokenizer, shuffle=True)
-    validation = recipe.batches(args, pairs["validation"], tokenizer, shuffle=False)
-    model = recipe.build_model(args, tokenizer.vocab_size, "dot")
-    return args, model, train, validation
+    return compile_seq2seq(model)
+
+
+def fit(runner, model, train, validation, callbacks=()):
+    """Trains as the recipes do: `model.fit` with the run's callbacks."""
+    run = runner.training_run("dot", model, callbacks)
+    history = model.fit(
+        train, validation_data=validation, epochs=4, callbacks=run.callbacks, verbose=0
+    )
+    return run.finish(history)
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
@@ -114,20 +141,20 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
     tmp_path,
     capsys,
 ):
-    args, model, train, validation = small_run(pairs_file, tmp_path / "out")
-    with pytest.raises(recipe.TrainingDiverged, match="loss became nan at epoch 2"):
-        recipe.fit(model, args, train, validation, "dot", callbacks=[InjectNaN(1)])
+    runner, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    with pytest.raises(TrainingDiverged, match="loss became nan at epoch 2"):
+        fit(runner, model, train, validation, callbacks=[InjectNaN(1)])
     backup = tmp_path / "out" / "runs" / "dot" / "backup"
     metadata = json.loads((backup / "training_metadata.json").read_text())
     assert metadata["epoch"] == 1  # the one good epoch, not the bad one
-    kept = recipe.build_model(args, model.get_layer("encoder").vocab_size, "dot")
+    kept = build_model(model.get_layer("encoder").vocab_size)
     kept.load_weights(backup / "latest.weights.h5")
     assert all(np.isfinite(w).all() for w in kept.get_weights())
 
     # Rerunning resumes from that backup and finishes.
-    args, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    runner, model, train, validation = small_run(pairs_file, tmp_path / "out")
     capsys.readouterr()
-    history, _ = recipe.fit(model, args, train, validation, "dot")
+    history = fit(runner, model, train, validation).history
     printed = capsys.readouterr().out
     assert "1 epoch done, training from epoch 2." in printed
     assert len(history["loss"]) == 4 and np.isfinite(history["loss"]).all()
@@ -287,22 +314,21 @@ def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
     monkeypatch,
     capsys,
 ):
-    from tests.recipes.test_recipes import load_recipe
+    import summarize
 
-    summarize = load_recipe("summarize")
     output = tmp_path / "summarize"
-    real_evaluate = recipe.evaluate
+    real_evaluate = summarize.evaluate
 
     def crash(*args, **kwargs):
         raise MemoryError("killed while generating")
 
-    monkeypatch.setattr(recipe, "evaluate", crash)
+    monkeypatch.setattr(summarize, "evaluate", crash)
     with pytest.raises(MemoryError):
         summarize.main(quick_args(pairs_file, output))
     trained = output / "runs" / SUMMARIZE_RUN / "trained.keras"
     assert trained.is_file()
 
-    monkeypatch.setattr(recipe, "evaluate", real_evaluate)
+    monkeypatch.setattr(summarize, "evaluate", real_evaluate)
     capsys.readouterr()
     summarize.main(quick_args(pairs_file, output))
     printed = capsys.readouterr().out
@@ -311,10 +337,10 @@ def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
     assert (output / "saved_model").is_dir() and not trained.exists()
 
     # Other flags build another model: that one is trained, not reused.
-    monkeypatch.setattr(recipe, "evaluate", crash)
+    monkeypatch.setattr(summarize, "evaluate", crash)
     with pytest.raises(MemoryError):
         summarize.main(quick_args(pairs_file, output))
-    monkeypatch.setattr(recipe, "evaluate", real_evaluate)
+    monkeypatch.setattr(summarize, "evaluate", real_evaluate)
     capsys.readouterr()
     summarize.main(quick_args(pairs_file, output) + ["--units", "48"])
     assert "built with other flags: training anew" in capsys.readouterr().out

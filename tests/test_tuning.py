@@ -1,6 +1,5 @@
 """keras-tuner: the hypermodel, a resumable search, and chief/worker mode."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -13,7 +12,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from s2s_keras import recipe
+from s2s_keras import callbacks
 from s2s_keras.models import build_seq2seq
 from s2s_keras.models import compile_seq2seq
 from s2s_keras.tuning import Seq2SeqHyperModel
@@ -133,7 +132,7 @@ def test_every_trial_gets_the_whole_time_budget(tmp_path, monkeypatch):
     # 3 trials of 30 one-second batches: the search takes far longer than
     # the 10-second budget, which each trial must get from its own start.
     clock = Clock()
-    monkeypatch.setattr(recipe, "time", clock)
+    monkeypatch.setattr(callbacks, "time", clock)
     CountedBatches.batches, CountedBatches.clock = [], clock
     hypermodel = Seq2SeqHyperModel(12, 12, fixed={"units": 8, "embedding_dim": 4})
     tuner = keras_tuner.RandomSearch(
@@ -150,7 +149,7 @@ def test_every_trial_gets_the_whole_time_budget(tmp_path, monkeypatch):
         validation_data=(inputs, labels),
         batch_size=16,
         epochs=1,
-        callbacks=[CountedBatches(), recipe.TimeBudget(10 / 60)],
+        callbacks=[CountedBatches(), callbacks.TimeBudget(10 / 60)],
         verbose=0,
     )
     assert clock.now > 10 * 2
@@ -177,10 +176,10 @@ def test_the_default_objective_does_not_depend_on_the_coverage_weight():
 
 
 def load_tune():
-    spec = importlib.util.spec_from_file_location("tune", TUNE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """recipes/tune.py, imported by name (recipes/ is on the test path)."""
+    import tune
+
+    return tune
 
 
 def tune_args(pairs_file, directory):  # noqa: F811

@@ -1,5 +1,6 @@
 """Exports: SavedModel (text in, text out), TFLite (ids in, ids out), .keras."""
 
+from s2s_keras.export.directory import predict_texts
 from s2s_keras.export.directory import write_export
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
@@ -12,6 +13,7 @@ __all__ = [
     "convert_to_tflite",
     "export_saved_model",
     "export_tflite",
+    "predict_texts",
     "tflite_ops",
     "write_export",
 ]

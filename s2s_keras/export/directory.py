@@ -106,3 +106,29 @@ def write_export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def predict_texts(directory, texts):
+    """Runs texts through an export directory's SavedModel.
+
+    Args:
+        directory: an export folder (`write_export`'s, a recipe's `--output`).
+        texts: list of strings.
+
+    Returns:
+        The generated texts, a list of strings in order.
+    """
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401 (registers the tokenizer ops)
+
+    saved_model = pathlib.Path(directory) / "saved_model"
+    if not saved_model.is_dir():
+        raise ValueError(
+            f"No export in {directory}: {saved_model} not found. Pass the "
+            "--output of an earlier run."
+        )
+    if not texts:
+        return []
+    serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    outputs = serve(text=tf.constant(texts))["text"].numpy()
+    return [output.decode("utf-8") for output in outputs]

@@ -1,6 +1,6 @@
 """Every recipe end to end on a small file, then used through its export."""
 
-import importlib.util
+import importlib
 import io
 import json
 import pathlib
@@ -17,10 +17,8 @@ WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".spl
 
 
 def load_recipe(name):
-    spec = importlib.util.spec_from_file_location(name, RECIPES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A recipe module, imported by name (recipes/ is on the test path)."""
+    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +95,9 @@ def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extr
 
 
 def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_path):
-    from s2s_keras import recipe
+    from s2s_keras.config import DataConfig
+    from s2s_keras.data.pairs import load_splits
 
-    qa = load_recipe("qa")
     rng = np.random.default_rng(0)
     path = tmp_path / "qa.jsonl"
     rows = []
@@ -116,12 +114,10 @@ def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_pat
     rows[3]["c"] = ""  # skipped as a whole row, not only in the context column
     rows[7]["q"] = " "
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    args = recipe.parse_args(
-        ["--data", str(path), "--source-field", "q", "--target-field", "a",
-         "--context-field", "c", "--output", str(tmp_path / "out")],
-        "", qa.DEFAULTS,
-    )  # fmt: skip
-    splits = recipe.load_splits(args, combine=qa.with_context)
+    config = DataConfig(
+        data=path, source_field="q", target_field="a", context_field="c"
+    )
+    splits = load_splits(config)
     answer_of = {f"{row['q']} <context> {row['c']}": row["a"] for row in rows}
     split_of_context = {}
     for split, pairs in splits.items():
@@ -136,7 +132,7 @@ def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_pat
         "".join(json.dumps(dict(row, c="one passage")) + "\n" for row in rows)
     )
     with pytest.raises(ValueError, match="split is empty.*holds 1 distinct one"):
-        recipe.load_splits(args, combine=qa.with_context)
+        load_splits(config)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +144,10 @@ def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_pat
             "error: No export in no/such/export",
         ),
         (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
-        (["--dropout", "1.5"], r"argument --dropout: expected a number in \[0, 1\)"),
+        (
+            ["--dropout", "1.5"],
+            r"argument --dropout: expected a float in \[0, 1\), got 1.5",
+        ),
         (["--attention", "bahdanau"], "argument --attention: invalid choice"),
         (["--predict", "x"], "--model and --predict go together"),
     ],

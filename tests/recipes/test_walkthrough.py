@@ -1,18 +1,7 @@
-import importlib.util
-import pathlib
-
-RECIPE = pathlib.Path(__file__).parents[2] / "recipes" / "walkthrough.py"
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("walkthrough", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import walkthrough  # recipes/ is on the test path (pyproject.toml)
 
 
 def test_walkthrough_reproduces_the_target_and_prints_the_tables(capsys):
-    walkthrough = load_recipe()
     results = walkthrough.main(["--seed", "0"])
     printed = capsys.readouterr().out
     assert set(results.values()) == {"I enjoy ML class"}

@@ -1,0 +1,142 @@
+"""Keras callbacks the recipes train with: budgets, a NaN guard, a stopwatch.
+
+- `TimeBudget(minutes)`: stops once the minutes are spent, from the start
+  of training, mid-epoch if need be (workers agree on when).
+- `StepBudget(steps)`: stops after that many optimizer steps in all.
+- `StopOnNaN(backup)`: stops at the first NaN or infinite loss, and keeps
+  the last good backup.
+- `Stopwatch()`: the minutes `fit` took.
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from s2s_keras import distribute
+from s2s_keras.console import log
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite.
+
+    It freezes the backup first, so the weights that went bad are never
+    saved over the last good ones, and the backup is kept for a rerun.
+
+    Args:
+        backup: the run's `distribute.ClusterBackupAndRestore`.
+
+    Attributes:
+        where: `(epoch, batch, loss)` of the bad batch, or None.
+    """
+
+    def __init__(self, backup):
+        super().__init__()
+        self.backup = backup
+        self.where = None
+        self.epoch = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.where = (self.epoch, batch, float(loss))
+            self.backup.freeze()
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `minutes` have passed, mid-epoch if need be.
+
+    The clock starts when training starts (`on_train_begin`), not when the
+    callback is made: every model trained with it, and every keras-tuner
+    trial (which trains a copy of it), gets the whole budget.
+
+    Keras then still validates the model on the partial epoch, so early
+    stopping and the backup see it. With several workers, every
+    `check_every` batches they agree (the longest time any of them has
+    run) so that all stop at the same batch.
+
+    Args:
+        minutes: float, the budget.
+        check_every: int, batches between the workers' agreements.
+    """
+
+    def __init__(self, minutes, check_every=10):
+        super().__init__()
+        self.minutes = minutes
+        self.check_every = check_every
+        self.workers = distribute.worker_count()  # read TF_CONFIG once, not per batch
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def _minutes(self):
+        minutes = (time.monotonic() - self.start) / 60.0
+        if self.workers == 1:
+            return minutes
+        strategy = self.model.distribute_strategy
+        # Reductions are SUM or MEAN only: gather every replica's time instead.
+        per_replica = strategy.run(lambda: tf.constant([minutes], tf.float32))
+        return float(tf.reduce_max(strategy.gather(per_replica, axis=0)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.stop_training:
+            return
+        if self.workers > 1 and batch % self.check_every:
+            return
+        if self._minutes() > self.minutes:
+            log(f"\nTime budget of {self.minutes:g} minutes reached: stopping.")
+            self.model.stop_training = True
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stops training after `steps` optimizer steps in all, mid-epoch if need be.
+
+    It counts the optimizer's steps, which a resumed run restores with the
+    weights: the budget is the same on any machine, loaded or not, and
+    across a crash and its rerun.
+
+    Args:
+        steps: int, the budget.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and (
+            int(self.model.optimizer.iterations) >= self.steps
+        ):
+            log(f"\nStep budget of {self.steps} steps reached: stopping.")
+            self.model.stop_training = True
+
+
+class Stopwatch(keras.callbacks.Callback):
+    """Measures `fit`: `minutes` from the start to the end of training."""
+
+    def __init__(self):
+        super().__init__()
+        self.start = None
+        self.minutes = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_train_end(self, logs=None):
+        self.minutes = (time.monotonic() - self.start) / 60.0
+
+
+def budgets(time_budget=None, max_steps=None):
+    """The `TimeBudget` and `StepBudget` callbacks for the budgets given."""
+    callbacks = []
+    if time_budget:
+        callbacks.append(TimeBudget(time_budget))
+    if max_steps:
+        callbacks.append(StepBudget(max_steps))
+    return callbacks

@@ -1,0 +1,208 @@
+"""The settings of a run, as small dataclasses: what the library takes.
+
+Library functions take these (or plain keyword arguments), never the parsed
+command line: `flags.py` turns the flags into a `RunConfig`, and code that
+has no command line builds the dataclasses itself.
+
+    config = RunConfig(
+        data=DataConfig(corpus="debian_descriptions", quick=True),
+        model=ModelConfig(units=64, copy=True),
+        output=pathlib.Path("saved_models/summarize"),
+    )
+"""
+
+import dataclasses
+import pathlib
+
+from s2s_keras.checks import check_choice
+from s2s_keras.decoding import METHODS
+from s2s_keras.distribute import PRECISIONS
+from s2s_keras.distribute import STRATEGIES
+from s2s_keras.layers.luong_attention import SCORES
+
+# The pairs a --quick run keeps of each split.
+QUICK_PAIRS = {"train": 2000, "validation": 200, "test": 200}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the pairs come from, how many are used, and their lengths.
+
+    Args:
+        data: a `.jsonl`, `.tsv` or `.csv` file (or `.gz`) of pairs, or None.
+        source_field: the source field or column of `data` (or of `tfds`).
+        target_field: the target field or column.
+        context_field: a context field of `data`, read after the source
+            (question answering), or None.
+        tfds: a TensorFlow Datasets name, or None.
+        corpus: a built-in corpus (`data.CORPORA`), used when neither
+            `data` nor `tfds` is given.
+        corpus_options: keyword arguments of the built-in corpus
+            (`{"lang": "fr"}`).
+        max_train_pairs: training pairs at most, or None for all.
+        eval_pairs: test pairs scored.
+        quick: keep `QUICK_PAIRS` of each split (a smoke run).
+        vocab_size: subword vocabulary size.
+        max_source_length: source subwords kept.
+        max_target_length: target subwords at most.
+    """
+
+    data: pathlib.Path | None = None
+    source_field: str = "source"
+    target_field: str = "target"
+    context_field: str | None = None
+    tfds: str | None = None
+    corpus: str | None = None
+    corpus_options: dict = dataclasses.field(default_factory=dict)
+    max_train_pairs: int | None = None
+    eval_pairs: int = 1000
+    quick: bool = False
+    vocab_size: int = 8000
+    max_source_length: int = 96
+    max_target_length: int = 24
+
+    @property
+    def name(self):
+        """What the pairs are, in words: the file, the TFDS name or the corpus."""
+        return str(self.data or self.tfds or self.corpus)
+
+    def limits(self):
+        """Pairs kept per split: `{split: count}` for the splits that are cut."""
+        limits = dict(QUICK_PAIRS) if self.quick else {}
+        if self.max_train_pairs:
+            limits["train"] = min(
+                limits.get("train", self.max_train_pairs), self.max_train_pairs
+            )
+        limits["test"] = min(limits.get("test", self.eval_pairs), self.eval_pairs)
+        return limits
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The `build_seq2seq` settings; see its docstring for each.
+
+    `attention=None` is the plain seq2seq; copying, coverage and input
+    feeding need attention and are left out without it.
+    """
+
+    embedding_dim: int = 128
+    units: int = 256
+    layers: int = 1
+    bidirectional: bool = False
+    attention: str | None = "dot"
+    input_feeding: bool = False
+    copy: bool = False
+    coverage: bool = False
+    coverage_weight: float = 1.0
+    dropout: float = 0.1
+
+    def __post_init__(self):
+        check_choice("attention", self.attention, (*SCORES, None))
+
+    def build_arguments(self, attention="same"):
+        """Keyword arguments of `build_seq2seq` (but the vocabulary sizes).
+
+        Args:
+            attention: the score to build with, None for the plain seq2seq,
+                or `"same"` for this config's own.
+        """
+        attention = self.attention if attention == "same" else attention
+        with_attention = attention is not None
+        return {
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "attention": attention,
+            "num_layers": self.layers,
+            "bidirectional": self.bidirectional,
+            "input_feeding": self.input_feeding and with_attention,
+            "dropout": self.dropout,
+            "copy": self.copy and with_attention,
+            "coverage": self.coverage and with_attention,
+            "coverage_loss_weight": self.coverage_weight,
+        }
+
+    def system_name(self, attention="same"):
+        """The score table's row name and the run folder's name (no spaces).
+
+        A run folder holds one model's backup, so every flavour has its own.
+        """
+        attention = self.attention if attention == "same" else attention
+        if attention is None:
+            return "seq2seq, no attention", "none"
+        parts = [f"{attention} attention"]
+        parts += ["copy"] * self.copy + ["coverage"] * self.coverage
+        return "seq2seq + " + " + ".join(parts), "-".join(
+            part.split()[0] for part in parts
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How models train.
+
+    Args:
+        epochs: epochs at most.
+        batch_size: pairs per (global) batch.
+        learning_rate: Adam's learning rate.
+        time_budget: minutes of training at most per model, or None.
+        max_steps: optimizer steps at most per model, or None.
+        seed: the random seed.
+        strategy: a `distribute.STRATEGIES` name.
+        precision: a `distribute.PRECISIONS` name.
+        compare_no_attention: also train and score the plain seq2seq.
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    time_budget: float | None = 20.0
+    max_steps: int | None = None
+    seed: int = 0
+    strategy: str = "auto"
+    precision: str = "float32"
+    compare_no_attention: bool = False
+
+    def __post_init__(self):
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("precision", self.precision, PRECISIONS)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """The search used for scoring and in the export (`Generator` arguments).
+
+    Args:
+        method: a `decoding.METHODS` name.
+        beam_width: live hypotheses per source (beam).
+        length_penalty: the GNMT exponent (beam).
+        max_length: output tokens at most.
+        seed: the sampling seed.
+    """
+
+    method: str = "greedy"
+    beam_width: int = 4
+    length_penalty: float = 0.6
+    max_length: int = 24
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice("method", self.method, METHODS)
+
+    def settings(self):
+        """The `Generator` / `generate` keyword arguments."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything one recipe run needs: the four configs and the output folder.
+
+    `flags` keeps the command line's values (JSON-ready) for `metrics.json`.
+    """
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    generation: GenerationConfig = GenerationConfig()
+    output: pathlib.Path = pathlib.Path("saved_models/run")
+    flags: dict = dataclasses.field(default_factory=dict)

@@ -1,0 +1,113 @@
+"""Generated text scored against references, and what a plot of attention needs.
+
+outputs = generate_texts(model, tokenizer, sources, GenerationConfig())
+scores = metrics.score("rouge", outputs, references)
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from s2s_keras import metrics
+from s2s_keras.console import log
+from s2s_keras.decoding import generator_for
+from s2s_keras.special_tokens import PAD_ID
+
+# Source subwords shown in an attention plot, at most.
+PLOTTED_SOURCE_LENGTH = 40
+
+
+def generate_texts(
+    model, tokenizer, sources, generation, max_source_length=96, batch_size=64
+):
+    """Generated text for every source, in order.
+
+    Args:
+        model: a model from `build_seq2seq`.
+        tokenizer: its `SubwordTokenizer`.
+        sources: list of strings.
+        generation: a `GenerationConfig`.
+        max_source_length: int, source subwords kept.
+        batch_size: int, sources per search.
+    """
+    generator = generator_for(model, **generation.settings())
+    outputs = []
+    for start in range(0, len(sources), batch_size):
+        chunk = sources[start : start + batch_size]
+        ids = tokenizer.tokenize(chunk)[:, :max_source_length]
+        ids = ids.to_tensor(default_value=PAD_ID)  # (batch, S)
+        if ids.shape[1] == 0:  # every source empty: one masked column
+            ids = tf.zeros([len(chunk), 1], tf.int32)
+        generated = generator(ids)
+        texts = tokenizer.detokenize(generated["target_ids"]).numpy()
+        outputs += [text.decode("utf-8") for text in texts]
+    return outputs
+
+
+def evaluate(model, tokenizer, pairs, generation, metric, max_source_length=96):
+    """Scores the model's outputs for `pairs`; returns `(scores, outputs)`."""
+    sources = [source for source, _ in pairs]
+    references = [target for _, target in pairs]
+    log(f"Generating for {len(sources)} test pairs ({generation.method}) ...")
+    outputs = generate_texts(model, tokenizer, sources, generation, max_source_length)
+    return metrics.score(metric, outputs, references), outputs
+
+
+def attention_examples(model, tokenizer, sources, generation, max_source_length=96):
+    """Source pieces, output pieces and weights for a few sources (for plots)."""
+    generator = generator_for(model, **generation.settings(), return_attention=True)
+    examples = []
+    for source in sources:
+        length_kept = min(max_source_length, PLOTTED_SOURCE_LENGTH)
+        ids = tokenizer.tokenize([source])[:, :length_kept].to_tensor()
+        outputs = generator(ids)
+        target_ids = outputs["target_ids"].numpy()[0]
+        length = int((target_ids != PAD_ID).sum())
+        weights = outputs["attention"].numpy()[0, :length]  # (T, S)
+        output_tokens = tokenizer.id_to_token(target_ids[:length]).numpy()
+        if not length:  # an empty output: one blank row
+            weights, output_tokens = np.zeros((1, ids.shape[1])), [b"(empty)"]
+        examples.append(
+            {
+                "source_tokens": [
+                    p.decode("utf-8") for p in tokenizer.id_to_token(ids[0]).numpy()
+                ],
+                "output_tokens": [p.decode("utf-8") for p in output_tokens],
+                "weights": weights,
+            }
+        )
+    return examples
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """Adds `val_<metric>` scores (ROUGE or BLEU) to the logs at each epoch end.
+
+    For searches whose objective is the task's own score, not the loss.
+
+    Args:
+        tokenizer: the `SubwordTokenizer`.
+        pairs: validation `(source, target)` pairs to score.
+        generation: a `GenerationConfig`.
+        metric: `"rouge"` or `"bleu"`.
+        max_source_length: int, source subwords kept.
+    """
+
+    def __init__(self, tokenizer, pairs, generation, metric, max_source_length=96):
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.pairs = pairs
+        self.generation = generation
+        self.metric = metric
+        self.max_source_length = max_source_length
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores, _ = evaluate(
+            self.model,
+            self.tokenizer,
+            self.pairs,
+            self.generation,
+            self.metric,
+            self.max_source_length,
+        )
+        for name, value in scores.items():
+            logs[f"val_{name}"] = value

@@ -1,0 +1,238 @@
+"""The recipes' command line: every common flag, declared once, and its checks.
+
+This is the one module that knows argparse. A recipe makes its parser with
+`recipe_parser`, adds its own flags with `add_argument`, reads them with
+`parse`, and hands the library a `RunConfig` (`run_config`), never the
+parsed `Namespace`:
+
+    parser = flags.recipe_parser(__doc__, tasks.get("translate"))
+    parser.add_argument("--lang", default="it", help="target language")
+    args = flags.parse(parser, argv)
+    config = flags.run_config(args, corpus_options={"lang": args.lang})
+
+Flag types reuse the library's argument checks (`checks.py`); choices come
+from the library (`decoding.METHODS`, `distribute.STRATEGIES` ...).
+"""
+
+import argparse
+import pathlib
+import re
+import sys
+
+from s2s_keras import checks
+from s2s_keras.config import QUICK_PAIRS
+from s2s_keras.config import DataConfig
+from s2s_keras.config import GenerationConfig
+from s2s_keras.config import ModelConfig
+from s2s_keras.config import RunConfig
+from s2s_keras.config import TrainingConfig
+from s2s_keras.decoding import METHODS
+from s2s_keras.distribute import PRECISIONS
+from s2s_keras.distribute import STRATEGIES
+from s2s_keras.layers.luong_attention import SCORES
+from s2s_keras.runner import TrainingDiverged
+
+
+def flag_type(convert, check):
+    """An argparse `type`: `convert` the text, then `check` the value.
+
+    A bad value reads "argument --units: expected a positive integer, got 0".
+    """
+
+    def parse(text):
+        try:
+            return check("value", convert(text))
+        except ValueError as error:
+            expected = re.search(r"Expected (.*?)\. Received", str(error))
+            what = expected.group(1) if expected else "a valid value"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}") from None
+
+    parse.__name__ = check.__name__.removeprefix("check_")
+    return parse
+
+
+positive_int = flag_type(int, checks.check_positive_int)
+positive_float = flag_type(float, checks.check_positive_float)
+non_negative_float = flag_type(float, checks.check_non_negative_float)
+rate = flag_type(float, checks.check_rate)
+
+# Smaller defaults of --quick; flags given explicitly still win.
+QUICK_DEFAULTS = {"epochs": 1, "units": 64, "embedding_dim": 32, "layers": 1}
+QUICK_VOCAB_SIZE = 1000
+
+
+def recipe_parser(description, task):
+    """The parser of a task's recipe: the common flags, the task's defaults.
+
+    Args:
+        description: the recipe's `--help` text (its docstring).
+        task: a `tasks.Task`: its corpus, output folder and defaults.
+
+    Returns:
+        An `argparse.ArgumentParser`; add the recipe's own flags to it.
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    # fmt: off
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", type=pathlib.Path, help="your own pairs: a .jsonl, .tsv or .csv file (or .gz), split 90/5/5 by a hash of the source text (case, white space and digits folded)")
+    data.add_argument("--source-field", default="source", help="source field or column of --data (default: %(default)s)")
+    data.add_argument("--target-field", default="target", help="target field or column of --data (default: %(default)s)")
+    data.add_argument("--tfds", help="a TensorFlow Datasets name, e.g. cnn_dailymail, instead of the built-in corpus")
+    data.add_argument("--corpus", help="built-in corpus used when neither --data nor --tfds is given (default: %(default)s)")
+    data.add_argument("--max-train-pairs", type=positive_int, help="use at most this many training pairs")
+    data.add_argument("--eval-pairs", type=positive_int, default=1000, help="test pairs scored at the end (default: %(default)s)")
+    data.add_argument("--vocab-size", type=positive_int, default=8000, help="subword vocabulary size, shared by source and target (default: %(default)s)")
+    data.add_argument("--max-source-length", type=positive_int, default=96, help="source subwords kept; the rest is cut (default: %(default)s)")
+    data.add_argument("--max-target-length", type=positive_int, default=24, help="target subwords at most, in training and generation (default: %(default)s)")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--embedding-dim", type=positive_int, default=128, help="embedding size (default: %(default)s)")
+    model.add_argument("--units", type=positive_int, default=256, help="LSTM state size (default: %(default)s)")
+    model.add_argument("--layers", type=positive_int, default=1, help="LSTM layers in encoder and decoder (default: %(default)s)")
+    model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=False, help="read the source both ways (default: %(default)s)")
+    model.add_argument("--attention", choices=[*SCORES, "none"], default="dot", help="Luong score, or none for the plain seq2seq (default: %(default)s)")
+    model.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=False, help="Luong input feeding (slower: the decoder then runs step by step) (default: %(default)s)")
+    model.add_argument("--copy", action=argparse.BooleanOptionalAction, default=False, help="let the decoder copy source tokens (pointer-generator; needs attention) (default: %(default)s)")
+    model.add_argument("--coverage", action=argparse.BooleanOptionalAction, default=False, help="coverage: the attention sees what it attended to before (needs attention) (default: %(default)s)")
+    model.add_argument("--coverage-weight", type=non_negative_float, default=1.0, help="weight of the coverage loss, with --coverage (default: %(default)s)")
+    model.add_argument("--dropout", type=rate, default=0.1, help="dropout rate (default: %(default)s)")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=positive_int, default=10, help="epochs at most (default: %(default)s)")
+    training.add_argument("--batch-size", type=positive_int, default=64, help="pairs per batch (default: %(default)s)")
+    training.add_argument("--learning-rate", type=positive_float, default=2e-3, help="Adam learning rate; the global norm of the gradients is clipped to 1 (default: %(default)s)")
+    training.add_argument("--time-budget", type=positive_float, default=20.0, help="minutes of training at most, for each model trained, counted from its start of training (default: %(default)s; off with --max-steps, unless given)")
+    training.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps in all, for each model trained: a budget that does not depend on the machine, so the same --seed gives the same metrics")
+    training.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    training.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy; multi-worker reads TF_CONFIG (default: %(default)s)")
+    training.add_argument("--precision", choices=PRECISIONS, default="float32", help="float32, or mixed precision for GPUs and TPUs (default: %(default)s)")
+    training.add_argument("--compare-no-attention", action=argparse.BooleanOptionalAction, default=False, help="also train and score the plain seq2seq with the same settings (default: %(default)s)")
+
+    generation = parser.add_argument_group("generation")
+    generation.add_argument("--method", "--decoder", choices=METHODS, default="greedy", help="decoding method used for scoring and in the export; --decoder is its older name (default: %(default)s)")
+    generation.add_argument("--beam-width", type=positive_int, default=4, help="beam width (default: %(default)s)")
+    generation.add_argument("--length-penalty", type=float, default=0.6, help="the GNMT length penalty exponent of beam search (default: %(default)s)")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--output", type=pathlib.Path, help="where the model, logs, plots and export go (default: %(default)s)")
+    output.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False, help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch (flags given explicitly still apply) (default: %(default)s)")
+
+    prediction = parser.add_argument_group("prediction from an existing export")
+    prediction.add_argument("--model", type=pathlib.Path, help="an export directory (the --output of an earlier run)")
+    prediction.add_argument("--predict", help="text to run through --model; '-' reads one text per line from standard input")
+
+    # fmt: on
+    parser.set_defaults(
+        corpus=task.corpus, output=pathlib.Path(task.output), **task.defaults
+    )
+    return parser
+
+
+def parse(parser, argv=None):
+    """Parses `argv` (or `sys.argv[1:]`), with --quick's smaller defaults.
+
+    Returns:
+        The `argparse.Namespace`; `attention` is None for "none".
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--quick" in argv:
+        parser.set_defaults(
+            **QUICK_DEFAULTS,
+            vocab_size=min(parser.get_default("vocab_size"), QUICK_VOCAB_SIZE),
+            eval_pairs=min(parser.get_default("eval_pairs"), QUICK_PAIRS["test"]),
+        )
+    args = parser.parse_args(argv)
+    if args.max_steps and not any(flag.startswith("--time-budget") for flag in argv):
+        args.time_budget = None  # the step budget alone: the same on any machine
+    if (args.model is None) != (args.predict is None):
+        parser.error("--model and --predict go together")
+    if args.data and args.tfds:
+        parser.error("give --data or --tfds, not both")
+    args.attention = None if args.attention == "none" else args.attention
+    return args
+
+
+def run_config(args, corpus_options=None):
+    """The `RunConfig` of parsed recipe flags.
+
+    Args:
+        args: the `Namespace` from `parse`.
+        corpus_options: keyword arguments of the built-in corpus.
+    """
+    return RunConfig(
+        data=DataConfig(
+            data=args.data,
+            source_field=args.source_field,
+            target_field=args.target_field,
+            context_field=getattr(args, "context_field", None),
+            tfds=args.tfds,
+            corpus=args.corpus,
+            corpus_options=dict(corpus_options or {}),
+            max_train_pairs=args.max_train_pairs,
+            eval_pairs=args.eval_pairs,
+            quick=args.quick,
+            vocab_size=args.vocab_size,
+            max_source_length=args.max_source_length,
+            max_target_length=args.max_target_length,
+        ),
+        model=ModelConfig(
+            embedding_dim=args.embedding_dim,
+            units=args.units,
+            layers=args.layers,
+            bidirectional=args.bidirectional,
+            attention=args.attention,
+            input_feeding=args.input_feeding,
+            copy=args.copy,
+            coverage=args.coverage,
+            coverage_weight=args.coverage_weight,
+            dropout=args.dropout,
+        ),
+        training=TrainingConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            time_budget=args.time_budget,
+            max_steps=args.max_steps,
+            seed=args.seed,
+            strategy=args.strategy,
+            precision=args.precision,
+            compare_no_attention=args.compare_no_attention,
+        ),
+        generation=GenerationConfig(
+            method=args.method,
+            beam_width=args.beam_width,
+            length_penalty=args.length_penalty,
+            max_length=args.max_target_length,
+            seed=args.seed,
+        ),
+        output=args.output,
+        flags={
+            key: str(value) if isinstance(value, pathlib.Path) else value
+            for key, value in vars(args).items()
+        },
+    )
+
+
+def predict(args):
+    """Prints the output for `--predict TEXT` (or each line of stdin for '-')."""
+    from s2s_keras.export import predict_texts
+
+    texts = sys.stdin.read().splitlines() if args.predict == "-" else [args.predict]
+    results = predict_texts(args.model, texts)
+    for result in results:
+        print(result)
+    return results
+
+
+def run(main, argv=None):
+    """Calls `main(argv)`; bad input exits 2 and a diverged run 1, with a message."""
+    try:
+        return main(argv)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

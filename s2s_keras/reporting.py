@@ -1,0 +1,139 @@
+"""A run's results: the printed table, plots, `metrics.json`, a model card, the export.
+
+summary = write_results("summarize", config, tokenizer, pairs, rows,
+                        trained, outputs, metric="rouge")
+"""
+
+import json
+
+from s2s_keras import plotting
+from s2s_keras.console import log
+from s2s_keras.evaluation import attention_examples
+from s2s_keras.export import write_export
+from s2s_keras.runner import exported
+
+TITLES = {"rouge": "ROUGE F1", "bleu": "BLEU / chrF"}
+
+
+def print_table(title, rows):
+    """Prints `rows` (name -> scores dict) as a Markdown table; returns it."""
+    names = list(next(iter(rows.values())))
+    lines = [
+        f"| {title} | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for system, scores in rows.items():
+        values = " | ".join(f"{scores[name]:.1f}" for name in names)
+        lines.append(f"| {system} | {values} |")
+    table = "\n".join(lines)
+    log("\n" + table + "\n")
+    return table
+
+
+def print_examples(test_pairs, outputs, count=5):
+    """Prints the first `count` sources, references and outputs; returns them."""
+    examples = []
+    for (source, reference), output in list(zip(test_pairs, outputs, strict=True))[
+        :count
+    ]:
+        log(f"SOURCE:    {source[:300]}\nREFERENCE: {reference}\nOUTPUT:    {output}\n")
+        examples.append({"source": source, "reference": reference, "output": output})
+    return examples
+
+
+def model_card(task, config, table, minutes, pairs):
+    """The export's README.md: data, size, scores, how to load it."""
+    data, model, training = config.data, config.model, config.training
+    split_sizes = ", ".join(f"{split} {len(p)}" for split, p in pairs.items())
+    return f"""# s2s_keras {task} model
+
+Trained by `recipes/{task}.py` ({"--quick smoke run" if data.quick else "full run"}).
+
+- Data: {data.name}; pairs: {split_sizes}.
+- Model: LSTM encoder-decoder, attention {model.attention or "none"}, {model.layers} layer(s) of {model.units} units,
+  embeddings {model.embedding_dim}, subword vocabulary {data.vocab_size}{", bidirectional encoder" if model.bidirectional else ""}.
+- Training: {minutes:.1f} minutes, batch {training.batch_size}, Adam {training.learning_rate:g}, seed {training.seed}.
+- Generation: {config.generation.method}, at most {config.generation.max_length} subwords.
+
+## Scores on the test split ({len(pairs["test"])} pairs)
+
+{table}
+
+## Use it
+
+```python
+import tensorflow as tf
+import tensorflow_text  # registers the tokenizer ops the SavedModel uses
+
+model = tf.saved_model.load("saved_model")
+print(model.signatures["serving_default"](text=tf.constant(["your text"]))["text"])
+```
+
+Or: `python recipes/{task}.py --model {config.output} --predict "your text"`.
+`model.tflite` takes token ids (see `tokenizer/`), 0-padded to
+`(1, {data.max_source_length})`, and decodes greedily;
+`model.keras` reloads with `keras.saving.load_model` (after `import s2s_keras`)
+for fine-tuning.
+"""
+
+
+def write_results(task, config, tokenizer, pairs, rows, trained, outputs, metric):
+    """Table, examples, plots, metrics.json, model card and the export.
+
+    Args:
+        task: the task's name (`"summarize"`).
+        config: the run's `RunConfig`.
+        tokenizer: the `SubwordTokenizer`.
+        pairs: dict split -> pairs.
+        rows: dict system name -> test scores (baseline and models).
+        trained: the main model's `TrainedModel`.
+        outputs: its outputs for the test pairs, in order.
+        metric: `"rouge"` or `"bleu"`.
+
+    Returns:
+        The summary written to `metrics.json`, as a dict.
+    """
+    output = config.output
+    table = print_table(TITLES[metric], rows)
+    examples = print_examples(pairs["test"], outputs)
+    output.mkdir(parents=True, exist_ok=True)
+    plotting.plot_training_curves(trained.history, output / "training_curves.png")
+    if config.model.attention:
+        sources = [source for source, _ in pairs["test"][:3]]
+        examples_of_attention = attention_examples(
+            trained.model,
+            tokenizer,
+            sources,
+            config.generation,
+            config.data.max_source_length,
+        )
+        plotting.plot_attention(examples_of_attention, output / "attention.png")
+    summary = {
+        "task": task,
+        "scores": rows,
+        "metric": metric,
+        "training_minutes": round(trained.minutes, 2),
+        "epochs": len(trained.history.get("loss", [])),
+        "pairs": {split: len(split_pairs) for split, split_pairs in pairs.items()},
+        "config": config.flags,
+        "examples": examples,
+    }
+    metrics_text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    log(f"Exporting to {output} ...")
+    write_export(
+        output,
+        trained.model,
+        tokenizer,
+        max_source_length=config.data.max_source_length,
+        extra_files={
+            "metrics.json": metrics_text,
+            "README.md": model_card(task, config, table, trained.minutes, pairs),
+        },
+        **config.generation.settings(),
+    )
+    exported(output)
+    log(
+        f"Done: {output}/ holds saved_model/, model.tflite, model.keras, "
+        "tokenizer/, metrics.json, README.md and plots."
+    )
+    return summary

@@ -1,0 +1,233 @@
+"""Where and how models train: the strategy, this machine's role, each run's folder.
+
+    runner = Runner("saved_models/summarize", TrainingConfig(epochs=3))
+    with runner.scope():
+        model = build_seq2seq(...)
+        compile_seq2seq(model)
+    run = runner.training_run("dot", model)
+    history = None
+    if not run.trained_before:  # a model trained before a crash is kept
+        history = model.fit(train, ..., callbacks=run.callbacks)
+    trained = run.finish(history)  # a TrainedModel: model, history, minutes
+
+A `Runner` is made once, before any TensorFlow op runs: a multi-worker
+strategy sets up its collective ops at program start-up or not at all. A
+`TrainingRun` is one model's training in `<output>/runs/<name>/`: its
+backup (a rerun resumes from it), its CSV log and TensorBoard logs (on the
+chief), its NaN guard, early stopping and budgets, and the trained model
+kept until the export is written.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from s2s_keras import distribute
+from s2s_keras.atomic_files import atomic_path
+from s2s_keras.callbacks import StopOnNaN
+from s2s_keras.callbacks import Stopwatch
+from s2s_keras.callbacks import budgets
+from s2s_keras.config import TrainingConfig
+from s2s_keras.console import log
+
+TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good backup is kept."""
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A trained model, its per-epoch history and the minutes it trained."""
+
+    model: keras.Model
+    history: dict
+    minutes: float
+
+
+class Runner:
+    """The strategy, this machine's role and the output folder of a program.
+
+    Args:
+        output: the folder runs, logs and exports go to.
+        training: a `TrainingConfig`: strategy, precision, budgets, epochs.
+
+    Attributes:
+        strategy: the `tf.distribute.Strategy`; build models in `scope()`.
+        chief: whether this machine writes logs, scores and exports.
+        workers: the number of machines training together.
+        verbose: the `fit` verbosity: a line an epoch under CI, else a bar.
+    """
+
+    def __init__(self, output, training=None):
+        self.output = pathlib.Path(output)
+        self.training = training or TrainingConfig()
+        self.strategy = distribute.get_strategy(self.training.strategy)
+        distribute.set_precision(self.training.precision)
+        self.chief = distribute.is_chief()
+        self.workers = distribute.worker_count()
+        self.verbose = 2 if os.environ.get("CI") else 1
+        replicas = self.strategy.num_replicas_in_sync
+        if replicas > 1:
+            log(f"Training on {replicas} replicas ({self.training.strategy})")
+
+    def scope(self):
+        """The strategy's scope: build and compile models inside it."""
+        return self.strategy.scope()
+
+    def distribute(self, dataset):
+        """A dataset of global batches, to be split across workers by `fit`."""
+        return distribute.shard(dataset)
+
+    def training_run(self, name, model, callbacks=(), output=None):
+        """The `TrainingRun` of `model` in `<output>/runs/<name>/`.
+
+        `output` defaults to the runner's.
+        """
+        return TrainingRun(self, name, model, callbacks, output)
+
+    def plain(self, model, rebuild):
+        """`model` with plain variables, for generation and export.
+
+        Under a distribution strategy the variables are distributed ones:
+        `rebuild()` makes the same model outside the strategy and the
+        trained weights are copied into it.
+        """
+        if self.strategy is tf.distribute.get_strategy():
+            return model
+        copy = rebuild()
+        copy.set_weights(model.get_weights())
+        return copy
+
+
+class TrainingRun:
+    """One model's training; see the module docstring.
+
+    Args:
+        runner: the `Runner`.
+        name: the run folder's name (one per model flavour).
+        model: the compiled model to train.
+        callbacks: callbacks of the caller's, run before the run's own.
+        output: the folder whose `runs/` holds the run; the runner's if None.
+
+    Attributes:
+        callbacks: the list to pass to `model.fit`.
+        trained_before: whether the folder holds this model trained by an
+            earlier run that stopped before exporting; `finish` returns it.
+    """
+
+    def __init__(self, runner, name, model, callbacks=(), output=None):
+        self.runner = runner
+        self.model = model
+        self.folder = pathlib.Path(output or runner.output) / "runs" / name
+        self.history_file = self.folder / "history.csv"
+        self.trained_file = self.folder / TRAINED
+        self.earlier = self._load_trained()
+        self.trained_before = self.earlier is not None
+        # The chief backs up and logs; every worker resumes from its backup.
+        # The callback says when it resumes.
+        self.backup = distribute.ClusterBackupAndRestore(str(self.folder / "backup"))
+        self.nan_guard = StopOnNaN(self.backup)
+        self.stopwatch = Stopwatch()
+        # The chief logs an epoch before it backs it up: a kill between the
+        # two runs that epoch again (read_history keeps its last row).
+        logs = [
+            keras.callbacks.CSVLogger(str(self.history_file), append=True),
+            keras.callbacks.TensorBoard(str(self.folder / "logs")),
+        ]
+        training = runner.training
+        self.callbacks = [
+            *callbacks,
+            *(logs if runner.chief else []),
+            self.backup,
+            self.nan_guard,
+            keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+            *budgets(training.time_budget, training.max_steps),
+            self.stopwatch,
+        ]
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def finish(self, history=None):
+        """The trained model, checked, and kept on the chief until exported.
+
+        Args:
+            history: what `model.fit` returned (None when `trained_before`).
+
+        Returns:
+            A `TrainedModel`.
+
+        Raises:
+            TrainingDiverged: the loss became NaN or infinite; the backup of
+                the last good epoch is kept.
+        """
+        if self.earlier is not None:
+            return self.earlier
+        if self.nan_guard.where is not None:
+            epoch, batch, loss = self.nan_guard.where
+            raise TrainingDiverged(
+                f"the training loss became {loss} at epoch {epoch + 1}, batch "
+                f"{batch + 1}. The last good backup is kept in "
+                f"{self.folder / 'backup'}: lower --learning-rate (or check the "
+                "data) and run the same command again to resume from it."
+            )
+        if not self.runner.chief:
+            return TrainedModel(self.model, history.history, self.stopwatch.minutes)
+        model = self.runner.plain(
+            self.model, lambda: keras.Model.from_config(self.model.get_config())
+        )
+        trained = TrainedModel(
+            model, read_history(self.history_file), self.stopwatch.minutes
+        )
+        # The minutes go first: the model file, renamed into place last, is
+        # what says both are there.
+        self.trained_file.with_suffix(".json").write_text(
+            json.dumps({"minutes": trained.minutes})
+        )
+        with atomic_path(self.trained_file) as staging:
+            model.save(staging)
+        return trained
+
+    def _load_trained(self):
+        """The `TrainedModel` an earlier run left here, if built the same way."""
+        if not self.trained_file.is_file() or self.runner.workers > 1:
+            return None
+        earlier = keras.saving.load_model(self.trained_file, safe_mode=True)
+        if json.dumps(earlier.get_config(), sort_keys=True) != json.dumps(
+            self.model.get_config(), sort_keys=True
+        ):
+            log(f"{self.trained_file} was built with other flags: training anew.")
+            return None
+        log(f"Training was done before this run stopped: using {self.trained_file}")
+        minutes = json.loads(self.trained_file.with_suffix(".json").read_text())
+        return TrainedModel(
+            earlier, read_history(self.history_file), minutes["minutes"]
+        )
+
+
+def exported(output):
+    """Deletes the trained models kept in `<output>/runs/`: the export has them."""
+    for kept in pathlib.Path(output).glob(f"runs/*/{TRAINED}"):
+        kept.unlink()
+        kept.with_suffix(".json").unlink(missing_ok=True)
+
+
+def read_history(path):
+    """The per-epoch history from a CSVLogger file (all runs, resumed ones too).
+
+    An epoch logged twice (a run that diverged, then resumed from the backup
+    before it) counts once, as its last run.
+    """
+    with open(path, encoding="utf-8") as file:
+        by_epoch = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    rows = [by_epoch[epoch] for epoch in sorted(by_epoch)]
+    return {
+        key: [float(row[key]) for row in rows]
+        for key in (rows[0] if rows else {})
+        if key != "epoch"
+    }
