@@ -13,16 +13,28 @@ corpus BLEU (sacrebleu) per bin of source length in words.
 """
 
 import os
+import pathlib
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
 from bottleneck import plot_by_length  # noqa: E402
 from bottleneck import print_by_length  # noqa: E402
 from bottleneck import study_parser  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras import recipe  # noqa: E402
+from s2s_keras.config import DataConfig  # noqa: E402
+from s2s_keras.config import GenerationConfig  # noqa: E402
+from s2s_keras.config import ModelConfig  # noqa: E402
+from s2s_keras.config import TrainingConfig  # noqa: E402
+from s2s_keras.data.pairs import batches  # noqa: E402
+from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
+from s2s_keras.evaluation import generate_texts  # noqa: E402
+from s2s_keras.models import build_seq2seq  # noqa: E402
+from s2s_keras.models import compile_seq2seq  # noqa: E402
+from s2s_keras.runner import Runner  # noqa: E402
 
 BINS = [(1, 5), (6, 10), (11, 20), (21, 30), (31, 45), (46, 80)]
 
@@ -33,17 +45,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def recipe_flags(args, output):
-    """The translate recipe's flags for this study (sources up to 80 words fit)."""
-    flags = (
-        f"--time-budget {args.minutes} --vocab-size 4000 --max-source-length 160 "
-        f"--max-target-length 192 --eval-pairs 100000 --seed {args.seed}"
-    )
-    return recipe.parse_args(
-        [*flags.split(), "--output", output],
-        __doc__,
-        {"corpus": "debian_translations", "output": output},
-    )
+# The translate recipe's settings for this study (sources up to 80 words fit).
+MAX_SOURCE_LENGTH, MAX_TARGET_LENGTH, VOCAB_SIZE = 160, 192, 4000
 
 
 def bleu_by_bin(sources, outputs, references):
@@ -68,29 +71,61 @@ def bleu_by_bin(sources, outputs, references):
 
 def main(argv=None):
     args = parse_args(argv)
+    data = DataConfig(
+        corpus="debian_translations",
+        corpus_options={"lang": args.lang},
+        eval_pairs=100000,
+        vocab_size=VOCAB_SIZE,
+        max_source_length=MAX_SOURCE_LENGTH,
+        max_target_length=MAX_TARGET_LENGTH,
+    )
+    training = TrainingConfig(time_budget=args.minutes, seed=args.seed)
+    generation = GenerationConfig(max_length=MAX_TARGET_LENGTH)
+    lengths = {
+        "max_source_length": MAX_SOURCE_LENGTH,
+        "max_target_length": MAX_TARGET_LENGTH,
+    }
     with tempfile.TemporaryDirectory() as output:
-        flags = recipe_flags(args, output)
-        recipe.seed_everything(args.seed)
-        pairs = recipe.load_splits(flags, lang=args.lang)
+        output = pathlib.Path(output)
+        runner = Runner(output, training)
+        keras.utils.set_random_seed(args.seed)
+        pairs = load_splits(data)
         test = [pair for pair in pairs["test"] if len(pair[0].split()) <= BINS[-1][1]]
         sources, references = (list(side) for side in zip(*test, strict=True))
-        tokenizer = recipe.tokenizer_for(flags, pairs["train"])
-        train = recipe.batches(flags, pairs["train"], tokenizer, shuffle=True)
-        validation = recipe.batches(
-            flags, pairs["validation"], tokenizer, shuffle=False
+        tokenizer = tokenizer_for(
+            output / "tokenizer", pairs["train"], VOCAB_SIZE, args.seed
         )
+        train = batches(
+            pairs["train"], tokenizer, **lengths, shuffle=True, seed=args.seed
+        )
+        validation = batches(pairs["validation"], tokenizer, **lengths)
         results, notes = {}, []
         for name, attention in [("no attention", None), ("dot attention", "dot")]:
-            recipe.seed_everything(args.seed)
-            model = recipe.build_model(flags, tokenizer.vocab_size, attention)
-            history, minutes = recipe.fit(
-                model, flags, train, validation, run_name=attention or "none"
+            keras.utils.set_random_seed(args.seed)
+            model = build_seq2seq(
+                tokenizer.vocab_size,
+                tokenizer.vocab_size,
+                **ModelConfig().build_arguments(attention),
             )
-            outputs = recipe.generate_texts(model, tokenizer, sources, flags)
+            compile_seq2seq(model, training.learning_rate)
+            run = runner.training_run(attention or "none", model)
+            history = model.fit(
+                train,
+                validation_data=validation,
+                epochs=training.epochs,
+                shuffle=False,
+                callbacks=run.callbacks,
+                verbose=runner.verbose,
+            )
+            trained = run.finish(history)
+            outputs = generate_texts(
+                trained.model, tokenizer, sources, generation, MAX_SOURCE_LENGTH
+            )
             results[name], counts = bleu_by_bin(sources, outputs, references)
             overall = metrics.bleu(outputs, references)["bleu"]
+            history = trained.history
             notes.append(
-                f"{name}: {minutes:.1f} minutes of training, epochs begun: "
+                f"{name}: {trained.minutes:.1f} minutes of training, epochs begun: "
                 f"{len(history['loss'])}, final loss {history['loss'][-1]:.3f}, "
                 f"BLEU of all {len(test)} test pairs {overall:.1f}"
             )

@@ -11,12 +11,12 @@ corpus is prepared.
 
 import argparse
 import os
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras import recipe  # noqa: E402
+from s2s_keras.config import DataConfig  # noqa: E402
+from s2s_keras.data.pairs import load_splits  # noqa: E402
 
 
 def main(argv=None):
@@ -25,16 +25,12 @@ def main(argv=None):
         "--words", default="5,7,10,12", help="comma-separated k (default: %(default)s)"
     )
     parser.add_argument(
-        "--eval-pairs", default="1000", help="test pairs, as the recipe's flag"
+        "--eval-pairs", type=int, default=1000, help="test pairs, as the recipe's flag"
     )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as output:
-        flags = recipe.parse_args(
-            ["--eval-pairs", args.eval_pairs, "--output", output, "--strategy", "auto"],
-            "",
-            {"corpus": "debian_descriptions", "output": output},
-        )
-        pairs = recipe.load_splits(flags)
+    pairs = load_splits(
+        DataConfig(corpus="debian_descriptions", eval_pairs=args.eval_pairs)
+    )
     sources, references = zip(*pairs["test"], strict=True)
     median = metrics.median_words([target for _, target in pairs["train"]])
     print(f"\n{len(sources)} test pairs; median synopsis length {median} words\n")
