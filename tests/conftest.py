@@ -2,8 +2,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import json  # noqa: E402
+
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+# The words of `pairs_file`'s texts.
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
 
 
 @pytest.fixture(autouse=True)
@@ -12,3 +18,20 @@ def seeded():
     keras.utils.set_random_seed(1234)
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def pairs_file(tmp_path_factory):
+    """600 pairs: the target is the first three words of the source."""
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
+    with open(path, "w") as file:
+        for _ in range(600):
+            source = " ".join(rng.choice(WORDS, size=rng.integers(4, 12)))
+            row = {
+                "text": source,
+                "summary": " ".join(source.split()[:3]),
+                "context": " ".join(source.split()[:2]),  # ~100 passages
+            }
+            file.write(json.dumps(row) + "\n")
+    return path

@@ -18,7 +18,6 @@ from s2s_keras import build_seq2seq
 from s2s_keras import distribute
 from tests.recipes.test_recipes import RECIPES
 from tests.recipes.test_recipes import SUMMARIZE_RUN
-from tests.recipes.test_recipes import pairs_file  # noqa: F401
 from tests.recipes.test_recipes import quick_args
 from tests.test_reliability import first_trained_epoch
 
@@ -166,7 +165,7 @@ def test_the_chief_is_the_chief_task_or_worker_zero(monkeypatch):
     assert distribute.worker_count() == 3
 
 
-def run_cluster(pairs_file, output, extra_args, ports):  # noqa: F811
+def run_cluster(pairs_file, output, extra_args, ports):
     """Starts the workers, waits for all to succeed, returns their logs."""
     workers = start_workers(pairs_file, output, extra_args, ports)
     try:
@@ -188,7 +187,7 @@ def free_ports(count):
     return ports
 
 
-def start_workers(pairs_file, output, extra_args, ports):  # noqa: F811
+def start_workers(pairs_file, output, extra_args, ports):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = []
     for index in range(len(ports)):
@@ -234,7 +233,7 @@ def kill_all(workers):
 
 
 @pytest.mark.slow
-def test_two_workers_train_together_and_the_chief_exports(pairs_file, tmp_path):  # noqa: F811
+def test_two_workers_train_together_and_the_chief_exports(pairs_file, tmp_path):
     output = tmp_path / "run" / "summarize"
     output.parent.mkdir()
     logs = run_cluster(pairs_file, output, ["--epochs", "2"], free_ports(2))
@@ -246,7 +245,7 @@ def test_two_workers_train_together_and_the_chief_exports(pairs_file, tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
-    pairs_file,  # noqa: F811
+    pairs_file,
     tmp_path,
 ):
     """Worker 1 dies after the first epoch's backup; the job is restarted.

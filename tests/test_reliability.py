@@ -29,10 +29,9 @@ from s2s_keras.runner import Runner
 from s2s_keras.runner import TrainingDiverged
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
+from tests.conftest import WORDS
 from tests.recipes.test_recipes import RECIPES
 from tests.recipes.test_recipes import SUMMARIZE_RUN
-from tests.recipes.test_recipes import WORDS
-from tests.recipes.test_recipes import pairs_file  # noqa: F401
 from tests.recipes.test_recipes import quick_args
 from tests.text.test_tokenizer import corpus
 
@@ -103,7 +102,7 @@ class InjectNaN(keras.callbacks.Callback):
             weight.assign(np.full(weight.shape, np.nan, "float32"))
 
 
-def small_run(pairs_file, output):  # noqa: F811
+def small_run(pairs_file, output):
     """A quick run's runner, a compiled dot-attention model and its batches."""
     data = DataConfig(
         data=pairs_file, source_field="text", target_field="summary", quick=True,
@@ -137,7 +136,7 @@ def fit(runner, model, train, validation, callbacks=()):
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
-    pairs_file,  # noqa: F811
+    pairs_file,
     tmp_path,
     capsys,
 ):
@@ -161,7 +160,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
     assert not backup.exists()  # a finished run removes its backup
 
 
-def run_recipe(pairs_file, output, extra=(), timeout=600):  # noqa: F811
+def run_recipe(pairs_file, output, extra=(), timeout=600):
     return subprocess.Popen(
         [
             sys.executable,
@@ -189,7 +188,7 @@ def logged_epochs(history_file):
 
 
 @pytest.mark.slow
-def test_a_recipe_killed_mid_training_resumes_and_exports(pairs_file, tmp_path):  # noqa: F811
+def test_a_recipe_killed_mid_training_resumes_and_exports(pairs_file, tmp_path):
     output = tmp_path / "summarize"
     extra = ["--epochs", "30", "--units", "256", "--embedding-dim", "64"]
     process = run_recipe(pairs_file, output, extra)
@@ -289,7 +288,7 @@ def test_a_kill_during_export_leaves_an_export_that_loads(tokenizer, tmp_path, d
 
 
 @pytest.mark.slow
-def test_the_same_seed_and_step_budget_give_the_same_metrics(pairs_file, tmp_path):  # noqa: F811
+def test_the_same_seed_and_step_budget_give_the_same_metrics(pairs_file, tmp_path):
     # About 9 batches an epoch: 30 steps end in the 4th epoch, whatever the
     # machine's speed (no time budget is given, so none applies).
     scores = []
@@ -309,7 +308,7 @@ def test_the_same_seed_and_step_budget_give_the_same_metrics(pairs_file, tmp_pat
 
 
 def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
-    pairs_file,  # noqa: F811
+    pairs_file,
     tmp_path,
     monkeypatch,
     capsys,

@@ -16,7 +16,6 @@ from s2s_keras import callbacks
 from s2s_keras.models import build_seq2seq
 from s2s_keras.models import compile_seq2seq
 from s2s_keras.tuning import Seq2SeqHyperModel
-from tests.recipes.test_recipes import pairs_file  # noqa: F401 (fixture)
 from tests.test_models import reverse_task
 
 TUNE = pathlib.Path(__file__).parents[1] / "recipes" / "tune.py"
@@ -182,7 +181,7 @@ def load_tune():
     return tune
 
 
-def tune_args(pairs_file, directory):  # noqa: F811
+def tune_args(pairs_file, directory):
     return [
         "--recipe", "summarize", "--data", str(pairs_file), "--source-field", "text",
         "--target-field", "summary", "--quick", "--max-trials", "2", "--epochs", "1",
@@ -195,7 +194,7 @@ def trial_folders(directory):
     return sorted(path.name for path in (directory / "trials").glob("trial_*"))
 
 
-def test_search_writes_the_best_and_resumes_without_rerunning(pairs_file, tmp_path):  # noqa: F811
+def test_search_writes_the_best_and_resumes_without_rerunning(pairs_file, tmp_path):
     tune = load_tune()
     best = tune.main(tune_args(pairs_file, tmp_path))
     saved = json.loads((tmp_path / "best_hyperparameters.json").read_text())
@@ -221,7 +220,7 @@ def free_port():
 
 
 @pytest.mark.slow
-def test_chief_and_two_workers_account_for_every_trial(pairs_file, tmp_path):  # noqa: F811
+def test_chief_and_two_workers_account_for_every_trial(pairs_file, tmp_path):
     port = str(free_port())
     args = tune_args(pairs_file, tmp_path)
     args[args.index("--max-trials") + 1] = "4"
@@ -260,7 +259,7 @@ def test_chief_and_two_workers_account_for_every_trial(pairs_file, tmp_path):  #
 
 
 @pytest.mark.slow
-def test_score_objective_and_export_of_the_best(pairs_file, tmp_path):  # noqa: F811
+def test_score_objective_and_export_of_the_best(pairs_file, tmp_path):
     tune = load_tune()
     args = tune_args(pairs_file, tmp_path / "search")
     args[args.index("--max-trials") + 1] = "1"

@@ -6,8 +6,11 @@ attention, from the state and the context together (the lesson, section 6):
 
     s_t, c_t   = LSTM_dec(y_{t-1}, s_{t-1}, c_{t-1})
     alpha_t    = softmax(score(s_t, h_1..h_S))     over real source tokens
-    ctx_t      = sum_i alpha_{t,i} h_i
-    y_hat_t    = softmax(W [s_t; ctx_t] + b)
+    c^att_t    = sum_i alpha_{t,i} h_i
+    y_hat_t    = softmax(W [s_t; c^att_t] + b)
+
+As in the lesson, c_t is the LSTM's cell state and c^att_t the context
+vector; s_t is the decoder's hidden state and h_i the encoder's.
 
 With coverage (See et al. 2017, section 2.3) the decoder keeps the sum of its
 past attention, cov_t = sum_{t'<t} alpha_{t'}, passes it to the score (see
@@ -37,11 +40,11 @@ class AttentionDecoder(Decoder):
     or one token at a time (`step`, generation) with the same weights.
 
     Input feeding (Luong et al. 2015, section 3.3) lets the decoder know
-    what it attended to before: the previous step's context ctx_{t-1} (zeros
+    what it attended to before: the previous step's context c^att_{t-1} (zeros
     at the first step) is concatenated to the embedded input y_{t-1}. Luong
-    feed their attentional vector tanh(W_c [ctx; s]); here the prediction
-    reads `[s_t; ctx_t]` directly, as in the lesson, and s_{t-1} is already
-    the LSTM's own state, so ctx_{t-1} is the part fed. Without input feeding
+    feed their attentional vector tanh(W_c [c^att; s]); here the prediction
+    reads `[s_t; c^att_t]` directly, as in the lesson, and s_{t-1} is already
+    the LSTM's own state, so c^att_{t-1} is the part fed. Without input feeding
     the LSTM runs over the whole target in one call and attention is one
     batched matrix product; with it, the target is read step by step.
 
@@ -54,7 +57,7 @@ class AttentionDecoder(Decoder):
             Defaults to 1.
         attention: the Luong score, `"dot"`, `"general"` or `"concat"`
             (see `LuongAttention`). Defaults to `"dot"`.
-        input_feeding: bool, whether ctx_{t-1} is fed with y_{t-1}.
+        input_feeding: bool, whether c^att_{t-1} is fed with y_{t-1}.
             Defaults to `False`.
         dropout: float in [0, 1), dropout on the embeddings, between layers
             and before the output projection, during training only.
@@ -76,6 +79,8 @@ class AttentionDecoder(Decoder):
             source tokens.
         initial_state: list of `2 * num_layers` tensors `(batch_size,
             units)`, the encoder's `final_states`.
+        source_ids: int tensor `(batch_size, S)`, the source the memory was
+            read from; needed by `CopyAttentionDecoder`, unused here.
         return_attention: bool, whether to also return the weights.
         training: bool, whether dropout is active.
 
@@ -140,16 +145,38 @@ class AttentionDecoder(Decoder):
         )
         self.built = True
 
-    def _state_size(self):
-        return 2 * self.num_layers + int(self.input_feeding) + int(self.coverage)
+    # The copying decoder keeps the source ids at the end of its step state.
+    keeps_source_ids = False
+
+    def _state_parts(self):
+        parts = super()._state_parts()
+        if self.input_feeding:
+            parts.append(("the fed context c^att_{t-1}", 1))
+        if self.coverage:
+            parts.append(("the coverage vector cov_t", 1))
+        if self.keeps_source_ids:
+            parts.append(("the source ids to copy from", 1))
+        return parts
+
+    def _source_ids_of(self, state):
+        return state[-1] if self.keeps_source_ids else None
+
+    def _advance(self, inputs, state, memory, memory_mask, training):
+        """`_attend_step`, with the copying decoder's source ids carried along."""
+        if not self.keeps_source_ids:
+            return self._attend_step(inputs, state, memory, memory_mask, training)
+        features, new_state, weights = self._attend_step(
+            inputs, state[:-1], memory, memory_mask, training
+        )
+        return features, [*new_state, state[-1]], weights
 
     def _attend_step(self, inputs, state, memory, memory_mask, training):
         """One decoder step from an embedded input `(batch, embedding_dim)`.
 
-        The state is `[h_1, c_1, ..., h_L, c_L]`, then ctx_{t-1} with input
+        The state is `[h_1, c_1, ..., h_L, c_L]`, then c^att_{t-1} with input
         feeding, then cov_t with coverage.
 
-        Returns `([s_t; ctx_t], new_state, weights)`.
+        Returns `([s_t; c^att_t], new_state, weights)`.
         """
         lstm_state = list(state)
         coverage = lstm_state.pop() if self.coverage else None
@@ -172,13 +199,19 @@ class AttentionDecoder(Decoder):
         memory,
         memory_mask=None,
         initial_state=None,
+        source_ids=None,
         return_attention=False,
         training=None,
     ):
+        if self.keeps_source_ids and source_ids is None:
+            raise ValueError(
+                f"{self.__class__.__name__} copies from the source: pass "
+                "source_ids. Received: source_ids=None"
+            )
         inputs, features, weights = self._features(
             target_ids, memory, memory_mask, initial_state, training
         )
-        logits = self._read_out(features, training)  # (batch, T, vocab_size)
+        logits = self._output(features, inputs, weights, source_ids, training)
         if return_attention:
             return logits, weights  # weights: (batch, T, S)
         return logits
@@ -186,10 +219,10 @@ class AttentionDecoder(Decoder):
     def _features(self, target_ids, memory, memory_mask, initial_state, training):
         """The teacher-forced pass up to the read-out.
 
-        Returns the embedded inputs `(batch, T, embedding_dim)`, `[s_t; ctx_t]`
+        Returns the embedded inputs `(batch, T, embedding_dim)`, `[s_t; c^att_t]`
         `(batch, T, units + memory_dim)` and the weights `(batch, T, S)`.
         """
-        self._check_state(initial_state, 2 * self.num_layers)
+        self._check_encoder_states(initial_state)
         inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
         if self.input_feeding or self.coverage:
             features, weights = self._scan(
@@ -209,7 +242,7 @@ class AttentionDecoder(Decoder):
     def _scan(self, inputs, memory, memory_mask, initial_state, training):
         """Runs `_attend_step` over time; returns features and weights."""
         # keras.ops.scan stacks outputs shaped like its carry, so the carry
-        # holds the step's outputs too: [state..., [s_t; ctx_t], weights].
+        # holds the step's outputs too: [state..., [s_t; c^att_t], weights].
 
         def one_step(carry, inputs_t):
             features, state, weights = self._attend_step(
@@ -235,22 +268,24 @@ class AttentionDecoder(Decoder):
         return (mask, None) if return_attention else mask
 
     def get_initial_state(self, encoder_states, memory=None, source_ids=None):
-        """The step state that starts generation.
+        """The step state that starts generation (see `Decoder`).
 
-        Args:
-            encoder_states: the encoder's `final_states` (s_0, c_0 = h_S, c_S).
-            memory: the encoder states `(batch_size, S, memory_dim)`; needed
-                with input feeding, whose first fed context is zeros.
-            source_ids: unused here; accepted so that every decoder starts
-                the same way (the copying decoder needs them).
-
-        Returns:
-            A list of tensors to pass to `step`.
+        Raises:
+            ValueError: the memory is missing with input feeding or coverage,
+                or the source ids are missing for a copying decoder.
         """
-        return self._first_state(encoder_states, memory)
+        state = self._first_state(encoder_states, memory)
+        if self.keeps_source_ids:
+            if source_ids is None:
+                raise ValueError(
+                    f"{self.__class__.__name__}.get_initial_state() needs the "
+                    "source_ids to copy from. Received: source_ids=None"
+                )
+            state.append(source_ids)
+        return state
 
     def _first_state(self, encoder_states, memory):
-        self._check_state(encoder_states, 2 * self.num_layers)
+        self._check_encoder_states(encoder_states)
         state = list(encoder_states)
         if (self.input_feeding or self.coverage) and memory is None:
             raise ValueError(
@@ -264,35 +299,13 @@ class AttentionDecoder(Decoder):
             state.append(ops.zeros_like(memory[:, :, 0]))  # (batch, S)
         return state
 
-    def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
-        """Predicts the next word from one input token, attending to memory.
-
-        Args:
-            token_ids: int tensor `(batch_size,)`, y_{t-1} (`<BOS>` first).
-            state: the list from `get_initial_state` or the previous `step`.
-            memory: float tensor `(batch_size, S, memory_dim)`.
-            memory_mask: optional bool tensor `(batch_size, S)`.
-            training: bool, whether dropout is active.
-
-        Returns:
-            A tuple `(logits, state, weights)`: logits `(batch_size,
-            vocab_size)`, the state for the next step, and the attention
-            weights `(batch_size, S)` of this step.
-        """
-        self._check_step(state, memory)
-        inputs = self._embed_step(token_ids, training)  # (batch, embedding_dim)
-        features, state, weights = self._attend_step(
-            inputs, state, memory, memory_mask, training
-        )
-        return self._read_out(features, training), state, weights
-
     def _check_step(self, state, memory):
         if memory is None:
             raise ValueError(
                 f"{self.__class__.__name__}.step() attends over the encoder "
                 "memory. Received: memory=None"
             )
-        self._check_state(state, self._state_size())
+        self._check_state(state)
 
     def get_config(self):
         return {

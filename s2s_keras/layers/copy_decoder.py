@@ -4,8 +4,8 @@ See et al. (2017): at step t a gate decides between generating a word from
 the vocabulary and copying a source token, with the attention weights as the
 copy distribution:
 
-    p_gen  = sigmoid(w . [ctx_t; s_t; x_t] + b)
-    P(w)   = p_gen * softmax(W [s_t; ctx_t] + b)_w
+    p_gen  = sigmoid(w . [s_t; c^att_t; y_{t-1}] + b)
+    P(w)   = p_gen * softmax(W [s_t; c^att_t] + b)_w
              + (1 - p_gen) * sum_{i : source_i = w} alpha_{t,i}
 
 Source and target share one subword vocabulary here, so every source token
@@ -43,22 +43,28 @@ class CopyAttentionDecoder(AttentionDecoder):
         tuple `(log_probs, weights)`.
     """
 
-    def build(self, target_ids_shape, memory_shape, source_ids_shape=None):
-        super().build(target_ids_shape, memory_shape)
+    keeps_source_ids = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.copy_gate = keras.layers.Dense(
             1, name="copy_gate", dtype=self.dtype_policy
         )
-        # [ctx_t; s_t; x_t]
-        self.copy_gate.build((None, memory_shape[-1] + self.units + self.embedding_dim))
+
+    def build(self, target_ids_shape, memory_shape, source_ids_shape=None):
+        super().build(target_ids_shape, memory_shape)
+        # The gate reads [s_t; c_t; y_{t-1}].
+        self.copy_gate.build((None, self.units + memory_shape[-1] + self.embedding_dim))
         self.built = True
 
-    def _mix(self, logits, features, inputs, weights, source_ids):
-        """log P from vocabulary logits and attention weights (any leading axes)."""
+    def _output(self, features, inputs, weights, source_ids, training):
+        """log P from the vocabulary logits and the attention (any leading axes)."""
+        logits = self._read_out(features, training)
         p_gen = ops.sigmoid(
             ops.cast(
                 self.copy_gate(ops.concatenate([features, inputs], axis=-1)), "float32"
             )
-        )  # (..., 1); features are [s_t; ctx_t]
+        )  # (..., 1); features are [s_t; c^att_t]
         vocabulary = ops.softmax(ops.cast(logits, "float32"), axis=-1)
         copied = self._scatter_onto_vocabulary(ops.cast(weights, "float32"), source_ids)
         return ops.log(p_gen * vocabulary + (1.0 - p_gen) * copied + TINY)
@@ -90,51 +96,3 @@ class CopyAttentionDecoder(AttentionDecoder):
             indices, weights, (batch_size, target_length, self.vocab_size)
         )
         return copied[:, 0] if one_step else copied
-
-    def call(
-        self,
-        target_ids,
-        memory,
-        memory_mask=None,
-        initial_state=None,
-        source_ids=None,
-        return_attention=False,
-        training=None,
-    ):
-        if source_ids is None:
-            raise ValueError(
-                "CopyAttentionDecoder copies from the source: pass source_ids. "
-                "Received: source_ids=None"
-            )
-        inputs, features, weights = self._features(
-            target_ids, memory, memory_mask, initial_state, training
-        )
-        logits = self._read_out(features, training)
-        log_probs = self._mix(logits, features, inputs, weights, source_ids)
-        if return_attention:
-            return log_probs, weights
-        return log_probs
-
-    def get_initial_state(self, encoder_states, memory=None, source_ids=None):
-        """As `AttentionDecoder`'s, with the source ids kept for copying."""
-        if source_ids is None:
-            raise ValueError(
-                "CopyAttentionDecoder.get_initial_state() needs the source_ids "
-                "to copy from. Received: source_ids=None"
-            )
-        return [*self._first_state(encoder_states, memory), source_ids]
-
-    def _state_size(self):
-        return super()._state_size() + 1
-
-    def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
-        """As `AttentionDecoder.step`, returning log-probabilities."""
-        self._check_step(state, memory)
-        source_ids = state[-1]
-        inputs = self._embed_step(token_ids, training)
-        features, new_state, weights = self._attend_step(
-            inputs, state[:-1], memory, memory_mask, training
-        )
-        logits = self._read_out(features, training)
-        log_probs = self._mix(logits, features, inputs, weights, source_ids)
-        return log_probs, [*new_state, source_ids], weights

@@ -121,17 +121,31 @@ class Decoder(keras.layers.Layer):
 
     # -- pieces shared by both modes ---------------------------------------
 
-    def _check_state(self, state, expected):
+    def _state_parts(self):
+        """What `step`'s state holds, in order, and how many tensors each is."""
+        return [
+            (f"h and c for each of its {self.num_layers} layer(s)", 2 * self.num_layers)
+        ]
+
+    def _check_state(self, state, parts=None):
+        """Raise unless `state` has the tensors of `parts` (the step state's).
+
+        With `parts=None` the whole step state is expected; the encoder's
+        final states are checked against the first part alone.
+        """
+        parts = self._state_parts() if parts is None else parts
+        expected = sum(count for _, count in parts)
         if state is None or len(state) != expected:
             received = None if state is None else len(state)
             raise ValueError(
                 f"{self.__class__.__name__} '{self.name}' expects a state of "
-                f"{expected} tensors (h and c for each of its "
-                f"{self.num_layers} layers"
-                + (", then the fed context" if expected % 2 else "")
-                + f"). Received: {received} tensors. Pass the encoder's "
+                f"{expected} tensors ({', then '.join(name for name, _ in parts)})"
+                f". Received: {received} tensors. Pass the encoder's "
                 "final_states, through get_initial_state() for step()."
             )
+
+    def _check_encoder_states(self, encoder_states):
+        self._check_state(encoder_states, self._state_parts()[:1])
 
     def _run_sequence(self, inputs, initial_state, mask, training):
         """Runs the LSTM stack over `(batch, T, features)`; returns s_1..s_T."""
@@ -184,7 +198,7 @@ class Decoder(keras.layers.Layer):
     # -- full sequence (teacher forcing) ------------------------------------
 
     def call(self, target_ids, initial_state=None, training=None):
-        self._check_state(initial_state, 2 * self.num_layers)
+        self._check_encoder_states(initial_state)
         mask = ops.not_equal(target_ids, PAD_ID)  # (batch, T)
         inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
         states = self._run_sequence(inputs, initial_state, mask, training)
@@ -200,36 +214,76 @@ class Decoder(keras.layers.Layer):
 
         Args:
             encoder_states: the encoder's `final_states`.
-            memory: unused here; accepted so that every decoder starts the
-                same way.
-            source_ids: unused here, as `memory`.
+            memory: the encoder states `(batch_size, S, memory_dim)`; the
+                attention decoders size their first fed context and
+                coverage from it.
+            source_ids: the source ids `(batch_size, S)`; the copying
+                decoder keeps them in its state. Every decoder accepts both,
+                so that generation starts every decoder the same way.
 
         Returns:
             A list of tensors to pass to `step`.
         """
-        self._check_state(encoder_states, 2 * self.num_layers)
+        self._check_encoder_states(encoder_states)
         return list(encoder_states)
 
     def step(self, token_ids, state, memory=None, memory_mask=None, training=False):
         """Predicts the next word from one input token.
 
+        The one step path of every decoder: embed y_{t-1}, advance the state
+        (`_advance`: the LSTM, and attention where there is one), and read
+        the prediction out (`_output`).
+
         Args:
             token_ids: int tensor `(batch_size,)`, y_{t-1} (`<BOS>` first).
             state: the list from `get_initial_state` or the previous `step`.
-            memory: unused here (there is no attention); accepted so that
-                generation code can treat every decoder alike.
-            memory_mask: unused here, as `memory`.
+            memory: float tensor `(batch_size, S, memory_dim)`, the encoder
+                states h_1..h_S (unused without attention).
+            memory_mask: optional bool tensor `(batch_size, S)`.
             training: bool, whether dropout is active.
 
         Returns:
             A tuple `(logits, state, weights)`: logits `(batch_size,
-            vocab_size)`, the state for the next step, and `None` in place
-            of attention weights.
+            vocab_size)` (log-probabilities for the copying decoder), the
+            state for the next step, and this step's attention weights
+            alpha_t `(batch_size, S)`, or None without attention.
         """
-        self._check_state(state, 2 * self.num_layers)
+        self._check_step(state, memory)
         inputs = self._embed_step(token_ids, training)  # (batch, embedding_dim)
-        output, state = self._run_step(inputs, state, training)
-        return self._read_out(output, training), state, None
+        features, new_state, weights = self._advance(
+            inputs, state, memory, memory_mask, training
+        )
+        source_ids = self._source_ids_of(state)
+        logits = self._output(features, inputs, weights, source_ids, training)
+        return logits, new_state, weights
+
+    def _check_step(self, state, memory):
+        self._check_state(state)
+
+    def _source_ids_of(self, state):
+        """The source ids a step state keeps (the copying decoder's), or None."""
+        return None
+
+    def _advance(self, inputs, state, memory, memory_mask, training):
+        """One step of the state: returns `(features, new_state, weights)`."""
+        query, new_state = self._run_step(inputs, state, training)
+        return query, new_state, None  # s_t: (batch, units)
+
+    def _output(self, features, inputs, weights, source_ids, training):
+        """The output hook: features -> logits of softmax(W f + b).
+
+        Both modes end here (a whole target, `(batch, T, ...)`, or one step,
+        `(batch, ...)`); `CopyAttentionDecoder` overrides it to mix in
+        copying.
+
+        Args:
+            features: `(..., readout_dim)`: s_t, or [s_t; c^att_t] with attention.
+            inputs: the embedded inputs y_{t-1} `(..., embedding_dim)`.
+            weights: the attention weights alpha_t `(..., S)`, or None.
+            source_ids: the source ids `(batch, S)`, or None.
+            training: bool.
+        """
+        return self._read_out(features, training)
 
     def get_config(self):
         return {

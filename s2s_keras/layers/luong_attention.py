@@ -4,7 +4,7 @@ The lesson's equations, for a decoder state s_t and encoder states h_1..h_S:
 
     score_{t,i} = s_t . h_i                    (dot)
     alpha_{t,i} = exp(score_{t,i}) / sum_j exp(score_{t,j})
-    c_t         = sum_i alpha_{t,i} h_i
+    c^att_t     = sum_i alpha_{t,i} h_i
 
 Luong et al. (2015) compare three scores; all three are here:
 
@@ -64,7 +64,7 @@ class LuongAttention(keras.layers.Layer):
     the encoder's hidden states h_1..h_S. The layer scores every h_i against
     s_t, normalizes the scores with a softmax over the real (unpadded)
     source positions, and returns the weighted sum of the memory:
-    `c_t = sum_i alpha_{t,i} h_i`.
+    `c^att_t = sum_i alpha_{t,i} h_i`.
 
     Args:
         score: how a query is scored against a memory vector. `"dot"`:

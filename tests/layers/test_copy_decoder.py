@@ -89,6 +89,9 @@ def test_layer_contract(tmp_path):
         call_args=(TARGET_IDS, memory, memory_mask),
         call_kwargs={"initial_state": states, "source_ids": SOURCE_IDS},
         tmp_path=tmp_path,
+        expected_output_shapes=(*TARGET_IDS.shape, VOCAB),
+        # The attention decoder's (embeddings, LSTM, projection) and the gate's.
+        expected_num_trainable_weights=1 + 3 + 2 + 2,
     )
 
 

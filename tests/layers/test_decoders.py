@@ -168,6 +168,9 @@ def test_decoder_contract(tmp_path):
         call_args=(TARGET_IDS,),
         call_kwargs={"initial_state": states},
         tmp_path=tmp_path,
+        expected_output_shapes=(*TARGET_IDS.shape, VOCAB),
+        # Embeddings, 3 per LSTM layer, the output projection's kernel and bias.
+        expected_num_trainable_weights=1 + 2 * 3 + 2,
     )
 
 
@@ -212,3 +215,37 @@ def test_bad_arguments_raise(kwargs, match):
     arguments = {"vocab_size": VOCAB, "embedding_dim": EMBEDDING, "units": UNITS}
     with pytest.raises(ValueError, match=match):
         AttentionDecoder(**{**arguments, **kwargs})
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["generate", "copy"])
+@pytest.mark.parametrize("coverage", [False, True], ids=["", "coverage"])
+@pytest.mark.parametrize("input_feeding", [False, True], ids=["", "feeding"])
+def test_a_wrong_state_size_names_every_part_of_the_state(
+    copy, coverage, input_feeding
+):
+    from s2s_keras.layers import CopyAttentionDecoder
+
+    decoder_class = CopyAttentionDecoder if copy else AttentionDecoder
+    decoder = decoder_class(
+        vocab_size=20,
+        embedding_dim=4,
+        units=8,
+        num_layers=2,
+        input_feeding=input_feeding,
+        coverage=coverage,
+    )
+    memory = np.zeros((2, 5, 8), "float32")
+    source_ids = np.ones((2, 5), "int32")
+    state = decoder.get_initial_state([memory[:, 0]] * 4, memory, source_ids=source_ids)
+    parts = ["h and c for each of its 2 layer"]
+    parts += ["the fed context"] * input_feeding + ["the coverage vector"] * coverage
+    parts += ["the source ids to copy from"] * copy
+    assert len(state) == 4 + input_feeding + coverage + copy
+    with pytest.raises(ValueError) as raised:
+        decoder.step(np.array([2, 2]), state[:-1], memory)
+    message = str(raised.value)
+    assert f"expects a state of {len(state)} tensors" in message
+    assert f"Received: {len(state) - 1} tensors" in message
+    positions = [message.index(part) for part in parts]  # each named, in order
+    assert positions == sorted(positions)
+    assert message.count(", then ") == len(parts) - 1

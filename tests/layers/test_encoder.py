@@ -58,21 +58,33 @@ def test_dropout_only_in_training():
 
 
 @pytest.mark.parametrize(
-    "init_kwargs",
+    "init_kwargs, weights",
     [
-        {"vocab_size": 20, "embedding_dim": 4, "units": 6},
-        {
-            "vocab_size": 20,
-            "embedding_dim": 4,
-            "units": 6,
-            "num_layers": 2,
-            "bidirectional": True,
-            "dropout": 0.25,
-        },
+        ({"vocab_size": 20, "embedding_dim": 4, "units": 6}, 1 + 3),
+        (
+            {
+                "vocab_size": 20,
+                "embedding_dim": 4,
+                "units": 6,
+                "num_layers": 2,
+                "bidirectional": True,
+                "dropout": 0.25,
+            },
+            1 + 2 * 2 * 3,  # the embeddings, and 3 per LSTM: 2 layers, 2 ways
+        ),
     ],
 )
-def test_layer_contract(init_kwargs, tmp_path):
-    run_layer_test(Encoder, init_kwargs, call_args=(SOURCE_IDS,), tmp_path=tmp_path)
+def test_layer_contract(init_kwargs, weights, tmp_path):
+    batch, length = SOURCE_IDS.shape
+    states = [(batch, 6)] * 2 * init_kwargs.get("num_layers", 1)
+    run_layer_test(
+        Encoder,
+        init_kwargs,
+        call_args=(SOURCE_IDS,),
+        tmp_path=tmp_path,
+        expected_output_shapes=((batch, length, 6), (batch, length), states),
+        expected_num_trainable_weights=weights,
+    )
 
 
 @pytest.mark.parametrize(

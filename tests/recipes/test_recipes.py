@@ -10,32 +10,16 @@ import sys
 import numpy as np
 import pytest
 
+from tests.conftest import WORDS
+
 RECIPES = pathlib.Path(__file__).parents[2] / "recipes"
 # The run folder of summarize's default model (dot attention, copy, coverage).
 SUMMARIZE_RUN = "dot-copy-coverage"
-WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
 
 
 def load_recipe(name):
     """A recipe module, imported by name (recipes/ is on the test path)."""
     return importlib.import_module(name)
-
-
-@pytest.fixture(scope="module")
-def pairs_file(tmp_path_factory):
-    """600 pairs: the target is the first three words of the source."""
-    rng = np.random.default_rng(0)
-    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
-    with open(path, "w") as file:
-        for _ in range(600):
-            source = " ".join(rng.choice(WORDS, size=rng.integers(4, 12)))
-            row = {
-                "text": source,
-                "summary": " ".join(source.split()[:3]),
-                "context": " ".join(source.split()[:2]),  # ~100 passages
-            }
-            file.write(json.dumps(row) + "\n")
-    return path
 
 
 def quick_args(pairs_file, output):
