@@ -2,20 +2,20 @@
 
     generate(model, source_ids, method="beam", beam_width=4)
 
-`search.py` holds the loop, `choosers.py` greedy and sampling (and the
-lookup by name), `beam.py` beam search, `generator.py` the compiled search
-kept per model and settings.
+`search.py` holds the loop, `choosers.py` greedy and sampling, `beam.py`
+beam search, `methods.py` the lookup by name, `generator.py` the compiled
+search kept per model and settings.
 """
 
 from s2s_keras.decoding.beam import BeamSearch
-from s2s_keras.decoding.choosers import METHODS
 from s2s_keras.decoding.choosers import Greedy
 from s2s_keras.decoding.choosers import Sampling
 from s2s_keras.decoding.choosers import TokenChooser
-from s2s_keras.decoding.choosers import get_chooser
 from s2s_keras.decoding.generator import Generator
 from s2s_keras.decoding.generator import generate
 from s2s_keras.decoding.generator import generator_for
+from s2s_keras.decoding.methods import METHODS
+from s2s_keras.decoding.methods import get_chooser
 from s2s_keras.decoding.search import search
 
 __all__ = [

@@ -1,9 +1,9 @@
-"""Token choosers: how the search loop picks the next tokens, by name.
+"""Token choosers: how the search loop picks the next tokens.
 
 In the manner of keras-hub's samplers, the loop (`search.py`) is written
 once and a chooser only decides the next tokens from the step's
-log-probabilities. `get_chooser(name, **options)` makes one by name, for the
-`--method` flag:
+log-probabilities. `methods.get_chooser(name, **options)` makes one by name,
+for the `--method` flag:
 
 | name     | class          | y_t                                                |
 |----------|----------------|----------------------------------------------------|
@@ -16,11 +16,9 @@ A chooser's loop state (`progress`) is a nest of tensors that it makes in
 """
 
 import collections
-import inspect
 
 import tensorflow as tf
 
-from s2s_keras.checks import check_choice
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.search import NEGATIVE
 from s2s_keras.decoding.search import words_only
@@ -163,41 +161,3 @@ class Sampling(TokenChooser):
             logits, 1, seed=step_seed, dtype=tf.int32
         )
         return drawn[:, 0]  # (batch,)
-
-
-def get_chooser(method, **options):
-    """A `TokenChooser` by name, with the options that name takes.
-
-    Args:
-        method: one of `METHODS`: `"greedy"`, `"sample"` or `"beam"`.
-        **options: the choosers' arguments (`temperature`, `top_k`,
-            `top_p`, `seed` for sampling; `beam_width`, `length_penalty`,
-            `num_results` for beam search). One set of settings serves
-            every method: each chooser takes its own, and every value is
-            checked, whichever method uses it.
-
-    Raises:
-        ValueError: an unknown method or option, or a bad option value.
-    """
-    from s2s_keras.decoding.beam import BeamSearch
-
-    check_choice("method", method, METHODS)
-    choosers = {"greedy": Greedy, "sample": Sampling, "beam": BeamSearch}
-    known = {name for cls in choosers.values() for name in _arguments(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(
-            f"Unknown decoding options {unknown}. Expected some of {sorted(known)}."
-        )
-    made = {
-        name: cls(**{key: options[key] for key in _arguments(cls) if key in options})
-        for name, cls in choosers.items()
-    }
-    return made[method]
-
-
-def _arguments(cls):
-    return list(inspect.signature(cls).parameters)
-
-
-METHODS = ("greedy", "beam", "sample")

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
-from s2s_keras.decoding.choosers import get_chooser
+from s2s_keras.decoding.methods import get_chooser
 from s2s_keras.decoding.search import search
 from s2s_keras.layers import AttentionDecoder
 
