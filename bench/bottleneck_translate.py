@@ -109,15 +109,7 @@ def main(argv=None):
             )
             compile_seq2seq(model, training.learning_rate)
             run = runner.training_run(attention or "none", model)
-            history = model.fit(
-                train,
-                validation_data=validation,
-                epochs=training.epochs,
-                shuffle=False,
-                callbacks=run.callbacks,
-                verbose=runner.verbose,
-            )
-            trained = run.finish(history)
+            trained = run.fit(train, validation, training.epochs)
             outputs = generate_texts(
                 trained.model, tokenizer, sources, generation, MAX_SOURCE_LENGTH
             )

@@ -227,17 +227,7 @@ def main(argv=None):
         model = hypermodel.build(best_hp)
         train, validation = make_batches(best.get("batch_size", training.batch_size))
         run = runner.training_run("best", model, output=args.export)
-        history = None
-        if not run.trained_before:
-            history = model.fit(
-                train,
-                validation_data=validation,
-                epochs=training.epochs,
-                shuffle=False,
-                callbacks=run.callbacks,
-                verbose=runner.verbose,
-            )
-        trained = run.finish(history)
+        trained = run.fit(train, validation, training.epochs)
         scores, outputs = evaluate(
             trained.model,
             tokenizer,

@@ -53,27 +53,24 @@ def check_bool(name, value):
 
 def check_non_negative_float(name, value):
     """Raise unless `value` is a finite number >= 0 (bools are refused)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0.0 <= value < float("inf")
-    ):
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected a finite number "
-            f">= 0. Received: {name}={value!r}"
-        )
-    return float(value)
+    return _check_finite(
+        name, value, lambda number: number >= 0.0, "a finite number >= 0"
+    )
 
 
 def check_positive_float(name, value):
     """Raise unless `value` is a finite number > 0 (bools are refused)."""
+    return _check_finite(name, value, lambda number: number > 0.0, "a positive number")
+
+
+def _check_finite(name, value, accepts, expected):
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
-        or not 0.0 < value < float("inf")
+        or not (value < float("inf") and accepts(value))
     ):
         raise ValueError(
-            f"Invalid value for argument {name}. Expected a positive "
-            f"number. Received: {name}={value!r}"
+            f"Invalid value for argument {name}. Expected {expected}. "
+            f"Received: {name}={value!r}"
         )
     return float(value)

@@ -15,6 +15,7 @@ from the library (`decoding.METHODS`, `distribute.STRATEGIES` ...).
 """
 
 import argparse
+import dataclasses
 import pathlib
 import re
 import sys
@@ -157,55 +158,20 @@ def parse(parser, argv=None):
 def run_config(args, corpus_options=None):
     """The `RunConfig` of parsed recipe flags.
 
+    Each config's fields are read from the flags of the same name (a flag
+    a recipe does not have, such as `--context-field`, keeps the field's
+    default).
+
     Args:
         args: the `Namespace` from `parse`.
         corpus_options: keyword arguments of the built-in corpus.
     """
     return RunConfig(
-        data=DataConfig(
-            data=args.data,
-            source_field=args.source_field,
-            target_field=args.target_field,
-            context_field=getattr(args, "context_field", None),
-            tfds=args.tfds,
-            corpus=args.corpus,
-            corpus_options=dict(corpus_options or {}),
-            max_train_pairs=args.max_train_pairs,
-            eval_pairs=args.eval_pairs,
-            quick=args.quick,
-            vocab_size=args.vocab_size,
-            max_source_length=args.max_source_length,
-            max_target_length=args.max_target_length,
-        ),
-        model=ModelConfig(
-            embedding_dim=args.embedding_dim,
-            units=args.units,
-            layers=args.layers,
-            bidirectional=args.bidirectional,
-            attention=args.attention,
-            input_feeding=args.input_feeding,
-            copy=args.copy,
-            coverage=args.coverage,
-            coverage_weight=args.coverage_weight,
-            dropout=args.dropout,
-        ),
-        training=TrainingConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            time_budget=args.time_budget,
-            max_steps=args.max_steps,
-            seed=args.seed,
-            strategy=args.strategy,
-            precision=args.precision,
-            compare_no_attention=args.compare_no_attention,
-        ),
-        generation=GenerationConfig(
-            method=args.method,
-            beam_width=args.beam_width,
-            length_penalty=args.length_penalty,
-            max_length=args.max_target_length,
-            seed=args.seed,
+        data=_from_flags(DataConfig, args, corpus_options=dict(corpus_options or {})),
+        model=_from_flags(ModelConfig, args),
+        training=_from_flags(TrainingConfig, args),
+        generation=_from_flags(
+            GenerationConfig, args, max_length=args.max_target_length
         ),
         output=args.output,
         flags={
@@ -213,6 +179,14 @@ def run_config(args, corpus_options=None):
             for key, value in vars(args).items()
         },
     )
+
+
+def _from_flags(config_class, args, **values):
+    """A `config_class` from the flags named as its fields, and `values`."""
+    for field in dataclasses.fields(config_class):
+        if field.name not in values and hasattr(args, field.name):
+            values[field.name] = getattr(args, field.name)
+    return config_class(**values)
 
 
 def predict(args):

@@ -153,6 +153,24 @@ class TrainingRun:
         ]
         self.folder.mkdir(parents=True, exist_ok=True)
 
+    def fit(self, train, validation, epochs):
+        """`model.fit` with the run's callbacks (unless trained before), then `finish`.
+
+        The recipes write these steps out; this is them for programs that
+        only need the trained model (the search's retraining, benchmarks).
+        """
+        history = None
+        if not self.trained_before:
+            history = self.model.fit(
+                train,
+                validation_data=validation,
+                epochs=epochs,
+                shuffle=False,  # the batches shuffle themselves, seeded
+                callbacks=self.callbacks,
+                verbose=self.runner.verbose,
+            )
+        return self.finish(history)
+
     def finish(self, history=None):
         """The trained model, checked, and kept on the chief until exported.
 

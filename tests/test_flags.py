@@ -1,0 +1,79 @@
+"""The command line, the run settings and the task registry."""
+
+import pathlib
+
+import pytest
+
+from s2s_keras import flags
+from s2s_keras import tasks
+from s2s_keras.config import ModelConfig
+
+
+def parse(task_name, argv):
+    return flags.parse(flags.recipe_parser("", tasks.get(task_name)), argv)
+
+
+def test_flags_become_the_run_config_with_the_task_defaults():
+    config = flags.run_config(
+        parse("summarize", ["--units", "32", "--decoder", "beam"])
+    )
+    assert config.data.corpus == "debian_descriptions"
+    assert config.data.vocab_size == 4000  # the task's default, not the built-in
+    assert config.model.units == 32 and config.model.copy and config.model.coverage
+    assert config.generation.method == "beam"  # --decoder is --method's older name
+    assert config.generation.max_length == config.data.max_target_length == 24
+    assert config.output == pathlib.Path("saved_models/summarize")
+    assert config.flags["method"] == "beam" and config.flags["output"] == (
+        "saved_models/summarize"
+    )
+
+
+def test_quick_shrinks_the_defaults_but_not_the_flags_given():
+    config = flags.run_config(parse("translate", ["--quick", "--units", "48"]))
+    assert config.training.epochs == 1 and config.model.embedding_dim == 32
+    assert config.model.units == 48
+    assert config.data.quick and config.data.limits() == {
+        "train": 2000,
+        "validation": 200,
+        "test": 200,
+    }
+
+
+def test_a_step_budget_alone_turns_the_time_budget_off():
+    assert (
+        flags.run_config(parse("qa", ["--max-steps", "5"])).training.time_budget is None
+    )
+    both = flags.run_config(parse("qa", ["--max-steps", "5", "--time-budget", "3"]))
+    assert both.training.time_budget == 3.0
+
+
+def test_model_config_leaves_out_what_needs_attention():
+    config = ModelConfig(copy=True, coverage=True, input_feeding=True)
+    assert config.build_arguments()["copy"] and config.build_arguments()["coverage"]
+    plain = config.build_arguments(attention=None)
+    assert not (plain["copy"] or plain["coverage"] or plain["input_feeding"])
+    assert config.system_name() == (
+        "seq2seq + dot attention + copy + coverage",
+        "dot-copy-coverage",
+    )
+    assert config.system_name(None) == ("seq2seq, no attention", "none")
+
+
+def test_bad_settings_name_the_value_received():
+    with pytest.raises(ValueError, match="attention.*Received: attention='bahdanau'"):
+        ModelConfig(attention="bahdanau")
+    with pytest.raises(ValueError, match="Received: task='summarise'"):
+        tasks.get("summarise")
+
+
+def test_every_task_has_its_recipe_and_scores_its_baseline():
+    recipes = pathlib.Path(__file__).parents[1] / "recipes"
+    pairs = {
+        "train": [("a b c d", "a b"), ("c d e", "c d"), ("e f", "e f")],
+        "test": [("x y z w", "x y"), ("p q", "q")],
+    }
+    for name, task in tasks.TASKS.items():
+        assert (recipes / f"{name}.py").is_file()
+        ((baseline, scores),) = task.baseline_scores(pairs).items()
+        assert scores and all(0.0 <= value <= 100.0 for value in scores.values())
+    assert next(iter(tasks.get("summarize").baseline_scores(pairs))) == "lead-2"
