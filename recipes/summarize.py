@@ -100,18 +100,18 @@ def train_and_export(task, config):
             compile_seq2seq(model, training.learning_rate)
 
         ## Train
-        run = runner.training_run(run_name, model)
+        training_run = runner.training_run(run_name, model)
         history = None
-        if not run.trained_before:  # a model trained before a crash is kept
+        if not training_run.trained_before:  # a model trained before a crash is kept
             history = model.fit(
                 train,
                 validation_data=validation,
                 epochs=training.epochs,
                 shuffle=False,  # the batches shuffle themselves, seeded
-                callbacks=run.callbacks,
+                callbacks=training_run.callbacks,
                 verbose=runner.verbose,
             )
-        trained = run.finish(history)
+        trained = training_run.finish(history)
         if not runner.chief:
             continue  # the chief scores and exports
 

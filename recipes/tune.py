@@ -28,6 +28,7 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 
 from s2s_keras import flags  # noqa: E402
+from s2s_keras import metrics  # noqa: E402
 from s2s_keras import tasks  # noqa: E402
 from s2s_keras.atomic_files import atomic_write  # noqa: E402
 from s2s_keras.callbacks import budgets  # noqa: E402
@@ -66,9 +67,6 @@ QUICK_SPACE = {  # two tiny trials that differ only in attention and rate
 }
 
 
-SCORE_OBJECTIVES = {"rouge": "val_rougeL", "bleu": "val_bleu"}
-
-
 def parse_args(argv):
     """The recipe flags of `--recipe`'s task, and the search's own."""
     first = argparse.ArgumentParser(add_help=False)
@@ -98,7 +96,7 @@ def parse_args(argv):
     )
     search.add_argument(
         "--objective",
-        choices=[*MINIMIZED, SCORE_OBJECTIVES[task.metric]],
+        choices=[*MINIMIZED, f"val_{metrics.HEADLINE[task.metric]}"],
         default=MINIMIZED[0],
         help="what the search minimizes: the validation cross-entropy of the targets (the same quantity for every model), or val_loss (which also holds a coverage model's weighted coverage loss); or maximizes: the recipe's score on 200 validation pairs (default: %(default)s)",
     )
@@ -120,7 +118,6 @@ def parse_args(argv):
         "--context-field", help="a context field of --data, with --recipe qa (optional)"
     )
     args = flags.parse(parser, argv)
-    # The tokenizer is kept with the trials.
     config = flags.run_config(
         args, {"lang": args.lang} if task.name == "translate" else {}
     )
@@ -133,7 +130,7 @@ def main(argv=None):
     runner = Runner(args.directory, training)
     keras.utils.set_random_seed(training.seed)
 
-    ## Data, as the recipe reads it
+    ## Data, as the recipe reads it; the tokenizer is kept with the trials
     pairs = load_splits(data)
     tokenizer = tokenizer_for(
         args.directory / "tokenizer", pairs["train"], data.vocab_size, training.seed
@@ -226,8 +223,8 @@ def main(argv=None):
         best_hp = tuner.get_best_hyperparameters(1)[0]
         model = hypermodel.build(best_hp)
         train, validation = make_batches(best.get("batch_size", training.batch_size))
-        run = runner.training_run("best", model, output=args.export)
-        trained = run.fit(train, validation, training.epochs)
+        best_run = runner.training_run("best", model, output=args.export)
+        trained = best_run.fit(train, validation, training.epochs)
         scores, outputs = evaluate(
             trained.model,
             tokenizer,

@@ -8,6 +8,10 @@ score is on a 0-100 scale.
 import statistics
 
 METRICS = {"rouge": ("rouge1", "rouge2", "rougeL"), "bleu": ("bleu", "chrf")}
+# The one score of each metric that ranks models (a search's objective).
+HEADLINE = {"rouge": "rougeL", "bleu": "bleu"}
+# Score tables' titles.
+TITLES = {"rouge": "ROUGE F1", "bleu": "BLEU / chrF"}
 
 
 def rouge(hypotheses, references):

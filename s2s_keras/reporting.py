@@ -10,9 +10,8 @@ from s2s_keras import plotting
 from s2s_keras.console import log
 from s2s_keras.evaluation import attention_examples
 from s2s_keras.export import write_export
+from s2s_keras.metrics import TITLES
 from s2s_keras.runner import exported
-
-TITLES = {"rouge": "ROUGE F1", "bleu": "BLEU / chrF"}
 
 
 def print_table(title, rows):

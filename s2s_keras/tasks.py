@@ -22,6 +22,7 @@ import dataclasses
 from collections.abc import Callable
 
 from s2s_keras import metrics
+from s2s_keras.checks import check_choice
 
 
 def lead_words(train_pairs, sources):
@@ -63,6 +64,9 @@ class Task:
     metric: str
     baseline: Callable
     defaults: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        check_choice("metric", self.metric, metrics.METRICS)
 
     @property
     def output(self):
