@@ -262,7 +262,9 @@ def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
     backup = output / "runs" / SUMMARIZE_RUN / "backup"
     try:
         deadline = time.monotonic() + 400
-        while not (backup.is_dir() and any(backup.rglob("*.weights.h5"))):
+        # The epoch count is written last (the weights, staged under a
+        # temporary name ending in .weights.h5 too, before it): wait for it.
+        while not (backup / "training_metadata.json").is_file():
             assert time.monotonic() < deadline, "no backup was written"
             assert all(worker.poll() is None for worker in workers)
             time.sleep(0.5)
