@@ -56,9 +56,9 @@ def evaluate(model, tokenizer, pairs, generation, metric, max_source_length=96):
 def attention_examples(model, tokenizer, sources, generation, max_source_length=96):
     """Source pieces, output pieces and weights for a few sources (for plots)."""
     generator = generator_for(model, **generation.settings(), return_attention=True)
+    length_kept = min(max_source_length, PLOTTED_SOURCE_LENGTH)
     examples = []
     for source in sources:
-        length_kept = min(max_source_length, PLOTTED_SOURCE_LENGTH)
         ids = tokenizer.tokenize([source])[:, :length_kept].to_tensor()
         outputs = generator(ids)
         target_ids = outputs["target_ids"].numpy()[0]

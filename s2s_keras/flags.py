@@ -30,6 +30,7 @@ from s2s_keras.config import TrainingConfig
 from s2s_keras.decoding import METHODS
 from s2s_keras.distribute import PRECISIONS
 from s2s_keras.distribute import STRATEGIES
+from s2s_keras.export import predict_texts
 from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.runner import TrainingDiverged
 
@@ -191,8 +192,6 @@ def _from_flags(config_class, args, **values):
 
 def predict(args):
     """Prints the output for `--predict TEXT` (or each line of stdin for '-')."""
-    from s2s_keras.export import predict_texts
-
     texts = sys.stdin.read().splitlines() if args.predict == "-" else [args.predict]
     results = predict_texts(args.model, texts)
     for result in results:

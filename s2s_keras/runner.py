@@ -92,16 +92,16 @@ class Runner:
         """
         return TrainingRun(self, name, model, callbacks, output)
 
-    def plain(self, model, rebuild):
+    def plain(self, model):
         """`model` with plain variables, for generation and export.
 
-        Under a distribution strategy the variables are distributed ones:
-        `rebuild()` makes the same model outside the strategy and the
+        Under a distribution strategy the variables are distributed ones: the
+        same model is rebuilt from its config outside the strategy and the
         trained weights are copied into it.
         """
         if self.strategy is tf.distribute.get_strategy():
             return model
-        copy = rebuild()
+        copy = keras.Model.from_config(model.get_config())
         copy.set_weights(model.get_weights())
         return copy
 
@@ -129,7 +129,6 @@ class TrainingRun:
         self.history_file = self.folder / "history.csv"
         self.trained_file = self.folder / TRAINED
         self.earlier = self._load_trained()
-        self.trained_before = self.earlier is not None
         # The chief backs up and logs; every worker resumes from its backup.
         # The callback says when it resumes.
         self.backup = distribute.ClusterBackupAndRestore(str(self.folder / "backup"))
@@ -152,6 +151,10 @@ class TrainingRun:
             self.stopwatch,
         ]
         self.folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def trained_before(self):
+        return self.earlier is not None
 
     def fit(self, train, validation, epochs):
         """`model.fit` with the run's callbacks (unless trained before), then `finish`.
@@ -196,9 +199,7 @@ class TrainingRun:
             )
         if not self.runner.chief:
             return TrainedModel(self.model, history.history, self.stopwatch.minutes)
-        model = self.runner.plain(
-            self.model, lambda: keras.Model.from_config(self.model.get_config())
-        )
+        model = self.runner.plain(self.model)
         trained = TrainedModel(
             model, read_history(self.history_file), self.stopwatch.minutes
         )
