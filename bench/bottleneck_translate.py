@@ -28,8 +28,7 @@ from s2s_keras.config import DataConfig  # noqa: E402
 from s2s_keras.config import GenerationConfig  # noqa: E402
 from s2s_keras.config import ModelConfig  # noqa: E402
 from s2s_keras.config import TrainingConfig  # noqa: E402
-from s2s_keras.data.pairs import batches  # noqa: E402
-from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.evaluation import generate_texts  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
@@ -89,16 +88,19 @@ def main(argv=None):
         output = pathlib.Path(output)
         runner = Runner(output, training)
         keras.utils.set_random_seed(args.seed)
-        pairs = load_splits(data)
-        test = [pair for pair in pairs["test"] if len(pair[0].split()) <= BINS[-1][1]]
+        splits = open_splits(data)
+        test = [
+            pair for pair in splits.take("test") if len(pair[0].split()) <= BINS[-1][1]
+        ]
         sources, references = (list(side) for side in zip(*test, strict=True))
         tokenizer = tokenizer_for(
-            output / "tokenizer", pairs["train"], VOCAB_SIZE, args.seed
+            output / "tokenizer", splits.sample(), VOCAB_SIZE, args.seed
         )
-        train = batches(
-            pairs["train"], tokenizer, **lengths, shuffle=True, seed=args.seed
+        steps = splits.steps_per_epoch(training.batch_size)
+        train = splits.batches(
+            "train", tokenizer, **lengths, repeat=True, seed=args.seed
         )
-        validation = batches(pairs["validation"], tokenizer, **lengths)
+        validation = splits.batches("validation", tokenizer, **lengths)
         results, notes = {}, []
         for name, attention in [("no attention", None), ("dot attention", "dot")]:
             keras.utils.set_random_seed(args.seed)
@@ -109,7 +111,7 @@ def main(argv=None):
             )
             compile_seq2seq(model, training.learning_rate)
             run = runner.training_run(attention or "none", model)
-            trained = run.fit(train, validation, training.epochs)
+            trained = run.fit(train, validation, training.epochs, steps)
             outputs = generate_texts(
                 trained.model, tokenizer, sources, generation, MAX_SOURCE_LENGTH
             )

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2s_keras import metrics  # noqa: E402
 from s2s_keras.config import DataConfig  # noqa: E402
-from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import open_splits  # noqa: E402
 
 
 def main(argv=None):
@@ -28,11 +28,11 @@ def main(argv=None):
         "--eval-pairs", type=int, default=1000, help="test pairs, as the recipe's flag"
     )
     args = parser.parse_args(argv)
-    pairs = load_splits(
+    splits = open_splits(
         DataConfig(corpus="debian_descriptions", eval_pairs=args.eval_pairs)
     )
-    sources, references = zip(*pairs["test"], strict=True)
-    median = metrics.median_words([target for _, target in pairs["train"]])
+    sources, references = zip(*splits.take("test"), strict=True)
+    median = metrics.median_words([target for _, target in splits.sample()])
     print(f"\n{len(sources)} test pairs; median synopsis length {median} words\n")
     print("| baseline | rouge1 | rouge2 | rougeL |\n|---|---|---|---|")
     for k in [int(k) for k in args.words.split(",")]:

@@ -12,6 +12,7 @@ exports a SavedModel (text in, text out), a TFLite file and a .keras file.
     python recipes/summarize.py --quick               # a one-minute smoke run
     python recipes/summarize.py --no-copy --no-coverage   # plain attention
     python recipes/summarize.py --data my.jsonl --source-field article --target-field summary
+    python recipes/summarize.py --data 'corpus/*.jsonl.gz' --steps-per-epoch 5000  # any size
     python recipes/summarize.py --model saved_models/summarize --predict "Some long text ..."
 
 Run it again with the same --output after a crash and it resumes from its
@@ -27,8 +28,7 @@ import keras  # noqa: E402
 
 from s2s_keras import flags  # noqa: E402
 from s2s_keras import tasks  # noqa: E402
-from s2s_keras.data.pairs import batches  # noqa: E402
-from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.evaluation import evaluate  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
@@ -60,28 +60,30 @@ def train_and_export(task, config):
     data, training = config.data, config.training
     keras.utils.set_random_seed(training.seed)
 
-    ## Data
-    pairs = load_splits(data)
+    ## Data: streamed from shards; what is held in memory is bounded
+    splits = open_splits(data, runner.workers, runner.worker_index)
+    train_sample, test_pairs = splits.sample(), splits.take("test")
     tokenizer = tokenizer_for(
-        config.output / "tokenizer", pairs["train"], data.vocab_size, training.seed
+        config.output / "tokenizer", train_sample, data.vocab_size, training.seed
     )
+    # An epoch: --steps-per-epoch batches, or a pass over the training pairs.
+    steps = training.steps_per_epoch or splits.steps_per_epoch(training.batch_size)
     lengths = {
         "max_source_length": data.max_source_length,
         "max_target_length": data.max_target_length,
     }
-    train = batches(
-        pairs["train"],
+    train = splits.batches(
+        "train",
         tokenizer,
         training.batch_size,
         **lengths,
-        shuffle=True,
+        repeat=steps is not None,  # batches run on across passes
         seed=training.seed,
     )
-    validation = batches(pairs["validation"], tokenizer, training.batch_size, **lengths)
-    train, validation = runner.distribute(train), runner.distribute(validation)
+    validation = splits.batches("validation", tokenizer, training.batch_size, **lengths)
 
     ## Baseline
-    rows = task.baseline_scores(pairs)
+    rows = task.baseline_scores(train_sample, test_pairs)
 
     ## Model: the flags' model, and with --compare-no-attention the plain seq2seq
     attentions = [config.model.attention]
@@ -107,6 +109,7 @@ def train_and_export(task, config):
                 train,
                 validation_data=validation,
                 epochs=training.epochs,
+                steps_per_epoch=steps,
                 shuffle=False,  # the batches shuffle themselves, seeded
                 callbacks=training_run.callbacks,
                 verbose=runner.verbose,
@@ -119,7 +122,7 @@ def train_and_export(task, config):
         rows[name], outputs = evaluate(
             trained.model,
             tokenizer,
-            pairs["test"],
+            test_pairs,
             config.generation,
             task.metric,
             data.max_source_length,
@@ -132,7 +135,15 @@ def train_and_export(task, config):
         return 0
     trained, outputs = results[0]
     return write_results(
-        task.name, config, tokenizer, pairs, rows, trained, outputs, task.metric
+        task.name,
+        config,
+        tokenizer,
+        splits.sizes,
+        test_pairs,
+        rows,
+        trained,
+        outputs,
+        task.metric,
     )
 
 

@@ -32,8 +32,7 @@ from s2s_keras import metrics  # noqa: E402
 from s2s_keras import tasks  # noqa: E402
 from s2s_keras.atomic_files import atomic_write  # noqa: E402
 from s2s_keras.callbacks import budgets  # noqa: E402
-from s2s_keras.data.pairs import batches  # noqa: E402
-from s2s_keras.data.pairs import load_splits  # noqa: E402
+from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.evaluation import ValidationScore  # noqa: E402
 from s2s_keras.evaluation import evaluate  # noqa: E402
@@ -131,9 +130,9 @@ def main(argv=None):
     keras.utils.set_random_seed(training.seed)
 
     ## Data, as the recipe reads it; the tokenizer is kept with the trials
-    pairs = load_splits(data)
+    splits = open_splits(data, runner.workers, runner.worker_index)
     tokenizer = tokenizer_for(
-        args.directory / "tokenizer", pairs["train"], data.vocab_size, training.seed
+        args.directory / "tokenizer", splits.sample(), data.vocab_size, training.seed
     )
 
     def make_batches(batch_size):
@@ -141,9 +140,11 @@ def main(argv=None):
             "max_source_length": data.max_source_length,
             "max_target_length": data.max_target_length,
         }
+        steps = training.steps_per_epoch or splits.steps_per_epoch(batch_size)
         return (
-            batches(pairs["train"], tokenizer, batch_size, **lengths, shuffle=True, seed=training.seed),
-            batches(pairs["validation"], tokenizer, batch_size, **lengths),
+            splits.batches("train", tokenizer, batch_size, **lengths, repeat=steps is not None, seed=training.seed),
+            splits.batches("validation", tokenizer, batch_size, **lengths),
+            steps,
         )  # fmt: skip
 
     ## The search
@@ -175,7 +176,7 @@ def main(argv=None):
         callbacks.append(
             ValidationScore(
                 tokenizer,
-                pairs["validation"][:200],
+                splits.take("validation", 200),
                 config.generation,
                 task.metric,
                 data.max_source_length,
@@ -222,13 +223,16 @@ def main(argv=None):
     if args.export:
         best_hp = tuner.get_best_hyperparameters(1)[0]
         model = hypermodel.build(best_hp)
-        train, validation = make_batches(best.get("batch_size", training.batch_size))
+        train, validation, steps = make_batches(
+            best.get("batch_size", training.batch_size)
+        )
         best_run = runner.training_run("best", model, output=args.export)
-        trained = best_run.fit(train, validation, training.epochs)
+        trained = best_run.fit(train, validation, training.epochs, steps)
+        test_pairs = splits.take("test")
         scores, outputs = evaluate(
             trained.model,
             tokenizer,
-            pairs["test"],
+            test_pairs,
             config.generation,
             task.metric,
             data.max_source_length,
@@ -238,7 +242,8 @@ def main(argv=None):
             task.name,
             exported,
             tokenizer,
-            pairs,
+            splits.sizes,
+            test_pairs,
             {"best trial": scores},
             trained,
             outputs,

@@ -29,7 +29,8 @@ class DataConfig:
     """Where the pairs come from, how many are used, and their lengths.
 
     Args:
-        data: a `.jsonl`, `.tsv` or `.csv` file (or `.gz`) of pairs, or None.
+        data: a `.jsonl`, `.tsv` or `.csv` file (or `.gz`) of pairs, or a
+            glob of such files (`"corpus/*.jsonl.gz"`), or None.
         source_field: the source field or column of `data` (or of `tfds`).
         target_field: the target field or column.
         context_field: a context field of `data`, read after the source
@@ -40,14 +41,20 @@ class DataConfig:
         corpus_options: keyword arguments of the built-in corpus
             (`{"lang": "fr"}`).
         max_train_pairs: training pairs at most, or None for all.
+        validation_pairs: validation pairs read, at most.
         eval_pairs: test pairs scored.
         quick: keep `QUICK_PAIRS` of each split (a smoke run).
         vocab_size: subword vocabulary size.
         max_source_length: source subwords kept.
         max_target_length: target subwords at most.
+        tokenizer_sample: training pairs the tokenizer learns from, at most.
+        shards: training shard files at least, when the data is prepared
+            (several workers read whole files); None sizes them by the text.
+        data_service: a tf.data service dispatcher (`grpc://HOST:PORT`)
+            whose workers prepare the training batches, or None.
     """
 
-    data: pathlib.Path | None = None
+    data: str | pathlib.Path | None = None
     source_field: str = "source"
     target_field: str = "target"
     context_field: str | None = None
@@ -55,11 +62,15 @@ class DataConfig:
     corpus: str | None = None
     corpus_options: dict = dataclasses.field(default_factory=dict)
     max_train_pairs: int | None = None
+    validation_pairs: int = 5000
     eval_pairs: int = 1000
     quick: bool = False
     vocab_size: int = 8000
     max_source_length: int = 96
     max_target_length: int = 24
+    tokenizer_sample: int = 100_000
+    shards: int | None = None
+    data_service: str | None = None
 
     @property
     def name(self):
@@ -73,7 +84,11 @@ class DataConfig:
             limits["train"] = min(
                 limits.get("train", self.max_train_pairs), self.max_train_pairs
             )
-        limits["test"] = min(limits.get("test", self.eval_pairs), self.eval_pairs)
+        for split, limit in (
+            ("validation", self.validation_pairs),
+            ("test", self.eval_pairs),
+        ):
+            limits[split] = min(limits.get(split, limit), limit)
         return limits
 
 
@@ -146,6 +161,8 @@ class TrainingConfig:
         learning_rate: Adam's learning rate.
         time_budget: minutes of training at most per model, or None.
         max_steps: optimizer steps at most per model, or None.
+        steps_per_epoch: batches an epoch, or None for a pass over the
+            training pairs (as many batches as they fill).
         seed: the random seed.
         strategy: a `distribute.STRATEGIES` name.
         precision: a `distribute.PRECISIONS` name.
@@ -157,6 +174,7 @@ class TrainingConfig:
     learning_rate: float = 2e-3
     time_budget: float | None = 20.0
     max_steps: int | None = None
+    steps_per_epoch: int | None = None
     seed: int = 0
     strategy: str = "auto"
     precision: str = "float32"

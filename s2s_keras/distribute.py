@@ -21,9 +21,9 @@ the same code: pick a strategy, build and compile the model inside
 | `multi-worker` | `MultiWorkerMirroredStrategy`; the cluster from `TF_CONFIG`|
 | `tpu`          | `TPUStrategy`; the TPU from `$TPU_NAME` (or the local one) |
 
-With several workers each reads its own shard of the data (sharded by
-element, since the pairs come from one file, not many) and the per-worker
-batch is the global batch divided by the number of workers.
+With several workers each reads its own shard files of the training split
+(`data.Splits`; `worker_index` says which) and the per-worker batch is the
+global batch divided by the number of workers.
 """
 
 import json
@@ -143,18 +143,19 @@ def worker_count():
     return max(1, _number_of_tasks(cluster_spec()))
 
 
-def shard(dataset):
-    """Marks `dataset` (of global batches) to be split element-wise across workers.
+def worker_index():
+    """This machine's place among them: the chief 0, then the workers in order.
 
-    tf.data's default would shard by file, and the pairs here come from
-    one file or from memory; sharding by data gives every worker 1/N of
-    every batch. Keras distributes the dataset itself inside `fit`.
+    The data is split by this index (each machine reads its own shard files).
     """
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    return dataset.with_options(options)
+    config = cluster_spec()
+    if _number_of_tasks(config) <= 1:
+        return 0
+    task = config["task"]
+    index = int(task.get("index", 0))
+    if task.get("type") == "chief":
+        return 0
+    return index + (1 if "chief" in config["cluster"] else 0)
 
 
 def set_precision(name="float32"):

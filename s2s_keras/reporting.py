@@ -1,7 +1,7 @@
 """A run's results: the printed table, plots, `metrics.json`, a model card, the export.
 
-summary = write_results("summarize", config, tokenizer, pairs, rows,
-                        trained, outputs, metric="rouge")
+summary = write_results("summarize", config, tokenizer, splits.sizes,
+                        test_pairs, rows, trained, outputs, metric="rouge")
 """
 
 import json
@@ -40,10 +40,13 @@ def print_examples(test_pairs, outputs, count=5):
     return examples
 
 
-def model_card(task, config, table, minutes, pairs):
+def model_card(task, config, table, minutes, sizes):
     """The export's README.md: data, size, scores, how to load it."""
     data, model, training = config.data, config.model, config.training
-    split_sizes = ", ".join(f"{split} {len(p)}" for split, p in pairs.items())
+    split_sizes = ", ".join(
+        f"{split} {'(unknown)' if size is None else size}"
+        for split, size in sizes.items()
+    )
     return f"""# s2s_keras {task} model
 
 Trained by `recipes/{task}.py` ({"--quick smoke run" if data.quick else "full run"}).
@@ -54,7 +57,7 @@ Trained by `recipes/{task}.py` ({"--quick smoke run" if data.quick else "full ru
 - Training: {minutes:.1f} minutes, batch {training.batch_size}, Adam {training.learning_rate:g}, seed {training.seed}.
 - Generation: {config.generation.method}, at most {config.generation.max_length} subwords.
 
-## Scores on the test split ({len(pairs["test"])} pairs)
+## Scores on the test split ({sizes["test"]} pairs)
 
 {table}
 
@@ -76,14 +79,17 @@ for fine-tuning.
 """
 
 
-def write_results(task, config, tokenizer, pairs, rows, trained, outputs, metric):
+def write_results(
+    task, config, tokenizer, sizes, test_pairs, rows, trained, outputs, metric
+):
     """Table, examples, plots, metrics.json, model card and the export.
 
     Args:
         task: the task's name (`"summarize"`).
         config: the run's `RunConfig`.
         tokenizer: the `SubwordTokenizer`.
-        pairs: dict split -> pairs.
+        sizes: dict split -> pairs used (None where not known).
+        test_pairs: the scored `(source, target)` pairs.
         rows: dict system name -> test scores (baseline and models).
         trained: the main model's `TrainedModel`.
         outputs: its outputs for the test pairs, in order.
@@ -94,11 +100,11 @@ def write_results(task, config, tokenizer, pairs, rows, trained, outputs, metric
     """
     output = config.output
     table = print_table(TITLES[metric], rows)
-    examples = print_examples(pairs["test"], outputs)
+    examples = print_examples(test_pairs, outputs)
     output.mkdir(parents=True, exist_ok=True)
     plotting.plot_training_curves(trained.history, output / "training_curves.png")
     if config.model.attention:
-        sources = [source for source, _ in pairs["test"][:3]]
+        sources = [source for source, _ in test_pairs[:3]]
         examples_of_attention = attention_examples(
             trained.model,
             tokenizer,
@@ -113,7 +119,7 @@ def write_results(task, config, tokenizer, pairs, rows, trained, outputs, metric
         "metric": metric,
         "training_minutes": round(trained.minutes, 2),
         "epochs": len(trained.history.get("loss", [])),
-        "pairs": {split: len(split_pairs) for split, split_pairs in pairs.items()},
+        "pairs": dict(sizes),
         "config": config.flags,
         "examples": examples,
     }
@@ -126,7 +132,7 @@ def write_results(task, config, tokenizer, pairs, rows, trained, outputs, metric
         max_source_length=config.data.max_source_length,
         extra_files={
             "metrics.json": metrics_text,
-            "README.md": model_card(task, config, table, trained.minutes, pairs),
+            "README.md": model_card(task, config, table, trained.minutes, sizes),
         },
         **config.generation.settings(),
     )

@@ -62,6 +62,8 @@ class Runner:
         strategy: the `tf.distribute.Strategy`; build models in `scope()`.
         chief: whether this machine writes logs, scores and exports.
         workers: the number of machines training together.
+        worker_index: this machine's place among them (0 is the chief); the
+            training data is split by it (`data.Splits`).
         verbose: the `fit` verbosity: a line an epoch under CI, else a bar.
     """
 
@@ -72,6 +74,7 @@ class Runner:
         distribute.set_precision(self.training.precision)
         self.chief = distribute.is_chief()
         self.workers = distribute.worker_count()
+        self.worker_index = distribute.worker_index()
         self.verbose = 2 if os.environ.get("CI") else 1
         replicas = self.strategy.num_replicas_in_sync
         if replicas > 1:
@@ -80,10 +83,6 @@ class Runner:
     def scope(self):
         """The strategy's scope: build and compile models inside it."""
         return self.strategy.scope()
-
-    def distribute(self, dataset):
-        """A dataset of global batches, to be split across workers by `fit`."""
-        return distribute.shard(dataset)
 
     def training_run(self, name, model, callbacks=(), output=None):
         """The `TrainingRun` of `model` in `<output>/runs/<name>/`.
@@ -156,7 +155,7 @@ class TrainingRun:
     def trained_before(self):
         return self.earlier is not None
 
-    def fit(self, train, validation, epochs):
+    def fit(self, train, validation, epochs, steps_per_epoch=None):
         """`model.fit` with the run's callbacks (unless trained before), then `finish`.
 
         The recipes write these steps out; this is them for programs that
@@ -168,6 +167,7 @@ class TrainingRun:
                 train,
                 validation_data=validation,
                 epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
                 shuffle=False,  # the batches shuffle themselves, seeded
                 callbacks=self.callbacks,
                 verbose=self.runner.verbose,

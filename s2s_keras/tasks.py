@@ -5,7 +5,7 @@ metric, the baseline and the flag defaults that suit its data. The recipes,
 `recipes/tune.py` and the tests look tasks up here by name:
 
     task = tasks.get("summarize")
-    rows = task.baseline_scores(pairs)   # {"lead-6": {"rouge1": ...}}
+    rows = task.baseline_scores(train_sample, test_pairs)  # {"lead-6": {...}}
 
 | task         | corpus               | metric | baseline                          |
 |--------------|----------------------|--------|-----------------------------------|
@@ -73,11 +73,17 @@ class Task:
         """The default export folder."""
         return f"saved_models/{self.name}"
 
-    def baseline_scores(self, pairs):
-        """`{baseline name: test scores}` for the splits `pairs`."""
-        sources = [source for source, _ in pairs["test"]]
-        references = [target for _, target in pairs["test"]]
-        name, outputs = self.baseline(pairs["train"], sources)
+    def baseline_scores(self, train_pairs, test_pairs):
+        """`{baseline name: test scores}`.
+
+        Args:
+            train_pairs: training `(source, target)` pairs the baseline
+                learns from (its k, its words): a sample will do.
+            test_pairs: the `(source, target)` pairs scored.
+        """
+        sources = [source for source, _ in test_pairs]
+        references = [target for _, target in test_pairs]
+        name, outputs = self.baseline(train_pairs, sources)
         return {name: metrics.score(self.metric, outputs, references)}
 
 

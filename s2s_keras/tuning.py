@@ -55,9 +55,11 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
         space: dict name -> list of choices, narrowing the default space
             (`DEFAULT_SPACE`) for those names.
         fixed: dict name -> value, for names that are not searched.
-        make_batches: optional callable `batch_size -> (train, validation)`;
-            when given, `fit` searches `batch_size` too and trains on what it
-            returns (tf.data batches cannot be re-batched after the fact).
+        make_batches: optional callable `batch_size -> (train, validation,
+            steps_per_epoch)`; when given, `fit` searches `batch_size` too
+            and trains on what it returns (tf.data batches cannot be
+            re-batched after the fact), `steps_per_epoch` batches an epoch
+            (None: a pass over `train`).
         name: optional name of the hypermodel.
 
     Example:
@@ -140,8 +142,9 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, **kwargs):
         """`model.fit(*args, **kwargs)`, callbacks and all; batch size searched if it can be."""
         if self.make_batches is not None:
-            train, validation = self.make_batches(self._value(hp, "batch_size"))
+            train, validation, steps = self.make_batches(self._value(hp, "batch_size"))
             args = (train, *args[1:])
             kwargs["validation_data"] = validation
+            kwargs["steps_per_epoch"] = steps
             kwargs["shuffle"] = False  # the batches shuffle themselves, seeded
         return model.fit(*args, **kwargs)

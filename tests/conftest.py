@@ -2,7 +2,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import atexit  # noqa: E402
 import json  # noqa: E402
+import pathlib  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -10,6 +14,26 @@ import pytest  # noqa: E402
 
 # The words of `pairs_file`'s texts.
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+
+
+def _test_cache():
+    """A cache for the tests' prepared files, sharing the built-in corpora.
+
+    The files the tests write are prepared into a folder of their own, not
+    the user's cache; the built-in corpora (slow to fetch) are linked in.
+    """
+    user = pathlib.Path(
+        os.environ.get("S2S_KERAS_DATA") or pathlib.Path.home() / ".cache" / "s2s_keras"
+    )
+    cache = pathlib.Path(tempfile.mkdtemp(prefix="s2s_keras_test_cache."))
+    for part in ("corpora", "apt", "wordnet"):
+        (user / part).mkdir(parents=True, exist_ok=True)
+        (cache / part).symlink_to(user / part)
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)  # links, not targets
+    return cache
+
+
+os.environ["S2S_KERAS_DATA"] = str(_test_cache())  # subprocesses inherit it
 
 
 @pytest.fixture(autouse=True)

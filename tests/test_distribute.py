@@ -154,14 +154,17 @@ def test_strategies_by_name_and_clear_errors(monkeypatch):
 
 def test_the_chief_is_the_chief_task_or_worker_zero(monkeypatch):
     workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
-    for cluster, task, chief in [
-        (workers, {"type": "worker", "index": 0}, True),
-        (workers, {"type": "worker", "index": 1}, False),
-        ({**workers, "chief": ["127.0.0.1:3"]}, {"type": "worker", "index": 0}, False),
-        ({**workers, "chief": ["127.0.0.1:3"]}, {"type": "chief", "index": 0}, True),
+    with_chief = {**workers, "chief": ["127.0.0.1:3"]}
+    for cluster, task, chief, index in [
+        (workers, {"type": "worker", "index": 0}, True, 0),
+        (workers, {"type": "worker", "index": 1}, False, 1),
+        (with_chief, {"type": "worker", "index": 0}, False, 1),
+        (with_chief, {"type": "worker", "index": 1}, False, 2),
+        (with_chief, {"type": "chief", "index": 0}, True, 0),
     ]:
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
         assert distribute.is_chief() is chief
+        assert distribute.worker_index() == index  # which shard files it reads
     assert distribute.worker_count() == 3
 
 
@@ -236,8 +239,11 @@ def kill_all(workers):
 def test_two_workers_train_together_and_the_chief_exports(pairs_file, tmp_path):
     output = tmp_path / "run" / "summarize"
     output.parent.mkdir()
-    logs = run_cluster(pairs_file, output, ["--epochs", "2"], free_ports(2))
+    logs = run_cluster(
+        pairs_file, output, ["--epochs", "2", "--shards", "2"], free_ports(2)
+    )
     assert "Training on 2 replicas (multi-worker)" in logs[0]
+    assert all("train in 2 shard files" in log for log in logs)  # one each
     assert "the chief writes" in logs[1]
     assert (output / "saved_model").is_dir() and (output / "model.tflite").is_file()
     assert "metrics.json" in {path.name for path in output.iterdir()}

@@ -74,6 +74,34 @@ def test_every_task_has_its_recipe_and_scores_its_baseline():
     }
     for name, task in tasks.TASKS.items():
         assert (recipes / f"{name}.py").is_file()
-        ((baseline, scores),) = task.baseline_scores(pairs).items()
+        ((baseline, scores),) = task.baseline_scores(
+            pairs["train"], pairs["test"]
+        ).items()
         assert scores and all(0.0 <= value <= 100.0 for value in scores.values())
-    assert next(iter(tasks.get("summarize").baseline_scores(pairs))) == "lead-2"
+    assert (
+        next(
+            iter(tasks.get("summarize").baseline_scores(pairs["train"], pairs["test"]))
+        )
+        == "lead-2"
+    )
+
+
+def test_the_data_flags_reach_the_data_and_training_configs():
+    config = flags.run_config(
+        parse(
+            "summarize",
+            [
+                "--data", "corpus/part-*.jsonl.gz", "--validation-pairs", "300",
+                "--tokenizer-sample", "5000", "--shards", "8",
+                "--data-service", "grpc://dispatcher:5050", "--steps-per-epoch", "100",
+            ],
+        )
+    )  # fmt: skip
+    data = config.data
+    assert data.data == "corpus/part-*.jsonl.gz"  # a glob, expanded when prepared
+    assert (data.tokenizer_sample, data.shards) == (5000, 8)
+    assert data.data_service == "grpc://dispatcher:5050"
+    assert data.limits() == {"validation": 300, "test": 1000}
+    assert config.training.steps_per_epoch == 100
+    with pytest.raises(SystemExit):
+        parse("summarize", ["--shards", "0"])

@@ -20,8 +20,7 @@ from s2s_keras import build_seq2seq
 from s2s_keras.config import DataConfig
 from s2s_keras.config import ModelConfig
 from s2s_keras.config import TrainingConfig
-from s2s_keras.data.pairs import batches
-from s2s_keras.data.pairs import load_splits
+from s2s_keras.data.pairs import open_splits
 from s2s_keras.data.pairs import tokenizer_for
 from s2s_keras.export import write_export
 from s2s_keras.models import compile_seq2seq
@@ -109,11 +108,11 @@ def small_run(pairs_file, output):
         vocab_size=320, max_source_length=24, max_target_length=8,
     )  # fmt: skip
     runner = Runner(output, TrainingConfig(epochs=4, time_budget=None))
-    pairs = load_splits(data)
-    tokenizer = tokenizer_for(output / "tokenizer", pairs["train"], data.vocab_size)
+    splits = open_splits(data)
+    tokenizer = tokenizer_for(output / "tokenizer", splits.sample(), data.vocab_size)
     lengths = {"max_source_length": 24, "max_target_length": 8}
-    train = batches(pairs["train"], tokenizer, **lengths, shuffle=True)
-    validation = batches(pairs["validation"], tokenizer, **lengths)
+    train = splits.batches("train", tokenizer, **lengths)
+    validation = splits.batches("validation", tokenizer, **lengths)
     return runner, build_model(tokenizer.vocab_size), train, validation
 
 

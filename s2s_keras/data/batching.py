@@ -18,6 +18,7 @@ from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
 
 TOKENIZE_CHUNK = 1024  # strings tokenized per graph call
+SHUFFLE_BUFFER = 16_384  # tokenized pairs shuffled together
 
 
 def bucket_boundaries(max_length, first=8):
@@ -76,7 +77,9 @@ def make_batches(
     shuffle=False,
     seed=0,
     bucket=True,
-    cache=True,
+    cache=False,
+    repeat=False,
+    before_batching=None,
 ):
     """Batches of ids for `build_seq2seq` from a dataset of text pairs.
 
@@ -93,7 +96,14 @@ def make_batches(
             together (`tf.data.Dataset.bucket_by_sequence_length`); if False
             each batch is padded to its longest pair.
         cache: bool, whether to keep the tokenized pairs in memory after the
-            first pass.
+            first pass (for bounded splits only: validation, test).
+        repeat: bool, whether to go over the pairs again and again (a new
+            shuffle each time); batches then run on across passes, none is
+            cut short at the end of one, and `fit` needs `steps_per_epoch`.
+        before_batching: optional callable, dataset -> dataset, applied to
+            the tokenized (shuffled, repeated) rows before they are batched:
+            `data.service.through_service` has tf.data service workers read,
+            tokenize and shuffle, and the trainer batch.
 
     Returns:
         A `tf.data.Dataset` of `({"source_ids": int32 (batch, S),
@@ -119,7 +129,11 @@ def make_batches(
     if cache:
         rows = rows.cache()
     if shuffle:
-        rows = rows.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
+        rows = rows.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        rows = rows.repeat()
+    if before_batching is not None:
+        rows = before_batching(rows)
     padded_shapes = ({"source_ids": [None], "target_ids": [None]}, [None])
     padding_values = ({"source_ids": PAD_ID, "target_ids": PAD_ID}, PAD_ID)
     if bucket:

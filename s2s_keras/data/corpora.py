@@ -11,23 +11,26 @@ Each corpus is built from what this machine's package tools can fetch,
 split deterministically into train / validation / test (by source package
 family, Bible book or synset; groups that share a text are kept together, so
 no source text, with case, white space and digits folded, is in two splits),
-and written as JSONL under `$S2S_KERAS_DATA` or `~/.cache/s2s_keras`, one
-file at a time, atomically.
+shuffled with a fixed seed, and written as sharded TFRecord files
+(`data/shards.py`) under `$S2S_KERAS_DATA` or `~/.cache/s2s_keras`; the
+folder appears whole or not at all.
 """
 
-import json
+import random
 import sys
 
-from s2s_keras.atomic_files import atomic_write
 from s2s_keras.data import bible
 from s2s_keras.data import debian
 from s2s_keras.data import wordnet
 from s2s_keras.data.cache import cache_dir
-from s2s_keras.data.files import load_pairs
+from s2s_keras.data.shards import ShardedWriter
+from s2s_keras.data.shards import read_manifest
+from s2s_keras.data.shards import read_pairs
+from s2s_keras.data.shards import shard_count
+from s2s_keras.data.shards import split_files
 from s2s_keras.data.splits import SPLITS
 
-MANIFEST = "manifest.json"
-FORMAT_VERSION = 3  # raised whenever preparation changes: old caches are rebuilt
+FORMAT_VERSION = 4  # raised whenever preparation changes: old caches are rebuilt
 
 
 def _debian_translations(lang="it", log=print):
@@ -51,41 +54,57 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def prepare_corpus(name, log=_log, **options):
-    """Builds a corpus's split files in the cache, unless they are there.
+def prepare_corpus(name, log=_log, shards=None, **options):
+    """Builds a corpus's shards in the cache, unless they are there.
+
+    Each split is shuffled with a fixed seed and written round-robin into
+    its shards, so its stream (`load_corpus`) is in that shuffled order:
+    its first n pairs are a fair sample, the same on every machine.
 
     Args:
         name: a key of `CORPORA`.
         log: callable for progress messages.
+        shards: int, training shard files at least (for several workers,
+            which read whole files), or None to size them by the text.
         **options: the corpus's options, e.g. `lang="fr"`.
 
     Returns:
-        The corpus folder (`pathlib.Path`), holding `train.jsonl`,
-        `validation.jsonl`, `test.jsonl` and `manifest.json` (the counts).
+        The corpus folder (`pathlib.Path`), holding each split's shards and
+        `manifest.json` (their pair counts and files; `data/shards.py`).
     """
     if name not in CORPORA:
         raise ValueError(
             f"Unknown corpus {name!r}. Built-in corpora: {sorted(CORPORA)}. "
             "For your own data pass --data FILE."
         )
-    folder = cache_dir("corpora", _folder_name(name, options))
-    if (folder / MANIFEST).is_file():
+    key = {**options, "shards": shards} if shards else options
+    folder = cache_dir("corpora") / _folder_name(name, key)
+    if read_manifest(folder) is not None:
         return folder
     log(f"Preparing corpus {name} (once; cached in {folder}) ...")
-    splits = CORPORA[name](log=log, **options)
+    splits = {
+        split: list(rows) for split, rows in CORPORA[name](log=log, **options).items()
+    }
+    counts = {}
     for split in SPLITS:
-        with atomic_write(folder / f"{split}.jsonl") as file:
+        random.Random(0).shuffle(splits[split])
+        text = sum(len(row["source"]) + len(row["target"]) for row in splits[split])
+        minimum = shards if split == "train" and shards else 1
+        counts[split] = min(shard_count(text, minimum), max(1, len(splits[split])))
+    metadata = {"name": name, "options": options}
+    with ShardedWriter(folder, counts, metadata=metadata) as writer:
+        for split in SPLITS:
             for row in splits[split]:
-                file.write(json.dumps(row, ensure_ascii=False) + "\n")
-    counts = {split: len(splits[split]) for split in SPLITS}
-    with atomic_write(folder / MANIFEST) as file:  # written last: marks completion
-        json.dump({"name": name, "options": options, "pairs": counts}, file, indent=2)
-    log(f"Prepared {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+                writer.write(split, row["source"], row["target"])
+    log(f"Prepared {name}: " + ", ".join(f"{k} {v}" for k, v in writer.counts.items()))
     return folder
 
 
 def load_corpus(name, split="train", log=_log, **options):
-    """A built-in corpus split as a `tf.data.Dataset` of `(source, target)` strings.
+    """A built-in corpus split as a stream of `(source, target)` strings.
+
+    The split is read from its shards, in its (seeded, shuffled) stored
+    order; nothing is held in memory.
 
     Args:
         name: a built-in corpus: `"debian_descriptions"`,
@@ -104,4 +123,4 @@ def load_corpus(name, split="train", log=_log, **options):
             f"Received: split={split!r}"
         )
     folder = prepare_corpus(name, log=log, **options)
-    return load_pairs(folder / f"{split}.jsonl", log=log)
+    return read_pairs(split_files(folder, split))

@@ -1,152 +1,251 @@
-"""A run's pairs: its three splits, its tokenizer, and its batches.
+"""A run's pairs: its three splits as streams, its tokenizer, and its batches.
 
-pairs = load_splits(DataConfig(corpus="debian_descriptions", quick=True))
-tokenizer = tokenizer_for("out/tokenizer", pairs["train"], vocab_size=4000)
-train = batches(pairs["train"], tokenizer, batch_size=64, shuffle=True)
+    splits = open_splits(DataConfig(corpus="debian_descriptions", quick=True))
+    tokenizer = tokenizer_for("out/tokenizer", splits.sample(), vocab_size=4000)
+    steps = splits.steps_per_epoch(batch_size=64)
+    train = splits.batches("train", tokenizer, batch_size=64, repeat=True)
+    validation = splits.batches("validation", tokenizer, batch_size=64)
+    model.fit(train, steps_per_epoch=steps, validation_data=validation)
+    test_pairs = splits.take("test")
+
+Nothing here holds a split in memory, nor passes over one before training:
+built-in corpora and `--data` files are prepared once into shards
+(`data/shards.py`) and streamed; `--tfds` sets are TFDS's own streams. What
+is held is bounded: the tokenizer's sample, the validation pairs (cached
+once tokenized) and the test pairs, each cut to the config's limits.
 """
 
-import random
+import math
+from functools import partial
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_choice
 from s2s_keras.console import log
 from s2s_keras.data.batching import make_batches
-from s2s_keras.data.corpora import load_corpus
-from s2s_keras.data.files import read_columns
-from s2s_keras.data.files import read_pairs
-from s2s_keras.data.splits import split_of
-from s2s_keras.data.splits import text_key
+from s2s_keras.data.corpora import prepare_corpus
+from s2s_keras.data.files import prepare_files
+from s2s_keras.data.service import through_service
+from s2s_keras.data.shards import read_manifest
+from s2s_keras.data.shards import read_pairs
+from s2s_keras.data.shards import split_files
+from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.tfds_sets import load_tfds
+from s2s_keras.data.tfds_sets import tfds_size
 from s2s_keras.text import SubwordTokenizer
 
-SPLITS = ("train", "validation", "test")
 
-
-def load_splits(config):
-    """Train / validation / test lists of `(source, target)` Python strings.
-
-    A `data` file is split 90 / 5 / 5 by a hash of each source text with
-    case, white space and digits folded (`text_key`), so texts that differ
-    only there share a split. With a `context_field` the source is
-    "question <context> context" and the split is hashed from the context,
-    so every question about one passage lands in the same split.
+class Splits:
+    """The train, validation and test streams of a `DataConfig`.
 
     Args:
-        config: a `DataConfig` (where the pairs come from, and how many).
+        config: a `DataConfig`: where the pairs come from, and how many.
+        workers: int, machines training together (they share the train split
+            by shard file; see `data.shards.read_pairs`).
+        worker_index: int, this machine's place among them (0 is the chief).
 
-    Returns:
-        A dict split name -> list of pairs, each split in a fixed shuffled
-        order (so that cuts are fair samples), cut to `config.limits()`.
+    Attributes:
+        sizes: dict split -> the pairs its stream gives (after the config's
+            limits); where the source does not say, the limit (at most that
+            many) or None.
 
     Raises:
-        ValueError: a split is empty.
+        ValueError: a split is empty, or the data cannot be read.
     """
-    if config.data:
-        splits, hint = _split_file(config)
-    else:
-        splits, hint = {}, ""
-        for split in SPLITS:
-            if config.tfds:
-                dataset = load_tfds(
-                    config.tfds,
-                    split,
-                    None if config.source_field == "source" else config.source_field,
-                    None if config.target_field == "target" else config.target_field,
+
+    def __init__(self, config, workers=1, worker_index=0):
+        self.config = config
+        self.workers = workers
+        self.worker_index = worker_index
+        self.limits = config.limits()
+        self._files, hint = {}, ""
+        if config.tfds:
+            found = {split: tfds_size(config.tfds, split) for split in SPLITS}
+        else:
+            if config.data:
+                folder = prepare_files(
+                    config.data,
+                    config.source_field,
+                    config.target_field,
+                    config.context_field,
+                    config.shards,
+                    log=log,
                 )
             else:
-                dataset = load_corpus(
-                    config.corpus, split, log=log, **config.corpus_options
+                folder = prepare_corpus(
+                    config.corpus,
+                    log=log,
+                    shards=config.shards,
+                    **config.corpus_options,
                 )
-            splits[split] = [
-                (source.decode("utf-8"), target.decode("utf-8"))
-                for source, target in dataset.as_numpy_iterator()
-            ]
-    for split_pairs in splits.values():
-        random.Random(0).shuffle(split_pairs)
-    for split, limit in config.limits().items():
-        splits[split] = splits[split][:limit]
-    for split, pairs in splits.items():
-        if not pairs:
-            raise ValueError(f"The {split} split is empty: more data is needed.{hint}")
-    log(
-        "Pairs: "
-        + ", ".join(f"{split} {len(pairs)}" for split, pairs in splits.items())
-    )
-    return splits
-
-
-def _split_file(config):
-    """The splits of a `data` file, and a hint for when one is empty."""
-    if config.context_field:
-        questions, contexts, targets = read_columns(
-            config.data,
-            (config.source_field, config.context_field, config.target_field),
+            manifest = read_manifest(folder)
+            found = {split: manifest["splits"][split]["pairs"] for split in SPLITS}
+            self._files = {split: split_files(folder, split) for split in SPLITS}
+            if config.data and manifest.get("groups") is not None:
+                hint = (
+                    f" {config.data} is split 90/5/5 by a hash of each "
+                    f"{manifest['split_by']}, and holds {manifest['groups']} "
+                    "distinct one(s): rows that share one stay together."
+                )
+        self.sizes = {}
+        for split in SPLITS:
+            size, limit = found[split], self.limits.get(split)
+            if size == 0:
+                raise ValueError(
+                    f"The {split} split is empty: more data is needed.{hint}"
+                )
+            self.sizes[split] = limit if size is None else min(size, limit or size)
+        log(
+            "Pairs: "
+            + ", ".join(
+                f"{split} {'?' if size is None else size}"
+                for split, size in self.sizes.items()
+            )
+            + (
+                f" (train in {len(self._files['train'])} shard files)"
+                if self._files
+                else ""
+            )
         )
-        sources = [
-            f"{question} <context> {context}"
-            for question, context in zip(questions, contexts, strict=True)
+
+    def stream(self, split):
+        """The split's `(source, target)` strings, in stored order, cut to its limit.
+
+        The train split is this worker's part of it when several train
+        (unless the tf.data service shares it out).
+        """
+        if split == "train" and not self.config.data_service:
+            return self._read(split, self.workers, self.worker_index)
+        return self._read(split)
+
+    def take(self, split, count=None):
+        """The first `count` pairs of a split (default: its limit), as Python strings."""
+        pairs = self._read(split)
+        if count is not None:
+            pairs = pairs.take(count)
+        return [
+            (source.decode("utf-8"), target.decode("utf-8"))
+            for source, target in pairs.as_numpy_iterator()
         ]
-        keys, what = contexts, "context"
-    else:
-        sources, targets = read_pairs(
-            config.data, config.source_field, config.target_field, log=log
+
+    def sample(self, count=None):
+        """A bounded sample of the train split: its first `count` pairs.
+
+        Prepared splits are stored shuffled (seeded), so their first pairs
+        are a fair sample; TFDS shuffles its sets when it prepares them.
+
+        Args:
+            count: int, pairs at most; defaults to the config's
+                `tokenizer_sample`.
+        """
+        return self.take("train", count or self.config.tokenizer_sample)
+
+    def _read(self, split, workers=1, index=0):
+        check_choice("split", split, SPLITS)
+        config = self.config
+        if config.tfds:
+            pairs = load_tfds(
+                config.tfds,
+                split,
+                None if config.source_field == "source" else config.source_field,
+                None if config.target_field == "target" else config.target_field,
+                workers=workers,
+                index=index,
+            )
+        else:
+            pairs = read_pairs(self._files[split], workers, index)
+        limit = self.limits.get(split)
+        return pairs if limit is None else pairs.take(math.ceil(limit / workers))
+
+    def steps_per_epoch(self, batch_size):
+        """Batches in a pass over the train split, or None where its size is unknown."""
+        size = self.sizes["train"]
+        return None if size is None else max(1, math.ceil(size / batch_size))
+
+    def batches(
+        self,
+        split,
+        tokenizer,
+        batch_size=64,
+        max_source_length=96,
+        max_target_length=24,
+        repeat=False,
+        seed=0,
+    ):
+        """Bucketed id batches of a split, ready for `fit` on any strategy.
+
+        The train split is shuffled (a bounded buffer, seeded), with
+        `repeat` endlessly (then give `fit` a `steps_per_epoch`), read by
+        each worker from its own shard files and, with the config's
+        `data_service`, prepared on tf.data service workers. The validation
+        and test splits are read once, kept tokenized in memory (they are
+        bounded) and counted, and split between workers element by element.
+
+        Args:
+            split: `"train"`, `"validation"` or `"test"`.
+            tokenizer: the `SubwordTokenizer`.
+            batch_size: int, pairs per (global) batch.
+            max_source_length: int, source ids kept per pair.
+            max_target_length: int, length of `<BOS>` + target ids, at most.
+            repeat: bool, whether the train stream repeats (see above).
+            seed: int, the shuffle seed.
+
+        Returns:
+            A `tf.data.Dataset` of `({"source_ids", "target_ids"}, labels)`
+            batches (see `make_batches`).
+        """
+        train = split == "train"
+        service = self.config.data_service if train else None
+        dataset = make_batches(
+            self.stream(split),
+            tokenizer,
+            batch_size=batch_size,
+            max_source_length=max_source_length,
+            max_target_length=max_target_length,
+            shuffle=train,
+            seed=seed,
+            cache=not train,
+            repeat=train and repeat,
+            before_batching=service and partial(through_service, address=service),
         )
-        keys, what = sources, "source text"
-    folded = [text_key(key) for key in keys]
-    splits = {split: [] for split in SPLITS}
-    for pair, key in zip(zip(sources, targets, strict=True), folded, strict=True):
-        splits[split_of(key)].append(pair)
-    hint = (
-        f" {config.data} is split 90/5/5 by a hash of each {what}, and holds "
-        f"{len(set(folded))} distinct one(s): rows that share one stay together."
-    )
-    return splits, hint
+        if not train:  # bounded and cached: counted, so `fit` knows its length
+            count = int(dataset.reduce(0, lambda count, _: count + 1))
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF  # sharded above, by file
+            if train
+            else tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return dataset.with_options(options)
+
+
+def open_splits(config, workers=1, worker_index=0):
+    """The `Splits` of a `DataConfig` (preparing its files once, if needed)."""
+    return Splits(config, workers, worker_index)
 
 
 def tokenizer_for(folder, train_pairs, vocab_size, seed=0):
-    """The tokenizer saved in `folder`, or a new one learned from the train split.
+    """The tokenizer saved in `folder`, or a new one learned from `train_pairs`.
 
     Reusing the saved one keeps ids stable when a run resumes from its backup.
 
     Args:
         folder: where the tokenizer is (or will be) saved.
-        train_pairs: list of `(source, target)` strings to learn from.
+        train_pairs: list of `(source, target)` strings to learn from: a
+            bounded sample (`Splits.sample`), so the cost does not grow
+            with the corpus.
         vocab_size: int, subword vocabulary size.
         seed: int, the learning seed.
     """
     if (folder / "tokenizer.model").is_file():
         log(f"Using the tokenizer in {folder}")
         return SubwordTokenizer.load(folder)
-    log(f"Learning a {vocab_size}-piece subword vocabulary ...")
     texts = [text for pair in train_pairs for text in pair]
+    log(
+        f"Learning a {vocab_size}-piece subword vocabulary from {len(texts):,} "
+        f"sentences ({len(train_pairs):,} training pairs) ..."
+    )
     tokenizer = SubwordTokenizer.train(texts, vocab_size=vocab_size, seed=seed)
     tokenizer.save(folder)
     return tokenizer
-
-
-def batches(
-    pairs,
-    tokenizer,
-    batch_size=64,
-    max_source_length=96,
-    max_target_length=24,
-    shuffle=False,
-    seed=0,
-):
-    """Bucketed batches of `pairs` (see `make_batches`), with a known length.
-
-    The length lets `fit` draw a progress bar with a total; bucket sizes do
-    not depend on the order, so neither does the count.
-    """
-    sources, targets = zip(*pairs, strict=True)
-    dataset = make_batches(
-        tf.data.Dataset.from_tensor_slices((list(sources), list(targets))),
-        tokenizer,
-        batch_size=batch_size,
-        max_source_length=max_source_length,
-        max_target_length=max_target_length,
-        shuffle=shuffle,
-        seed=seed,
-    )
-    count = int(dataset.reduce(0, lambda count, _: count + 1))
-    return dataset.apply(tf.data.experimental.assert_cardinality(count))

@@ -13,6 +13,8 @@ Any other TFDS set works with its field names given. TFDS downloads and
 prepares a set on first use (into `~/tensorflow_datasets`, or `data_dir`).
 """
 
+import tensorflow as tf
+
 KNOWN_FIELDS = {
     "cnn_dailymail": ("article", "highlights"),
     "gigaword": ("document", "summary"),
@@ -31,8 +33,16 @@ def tfds_fields(name):
     return None
 
 
-def load_tfds(name, split="train", source_field=None, target_field=None, data_dir=None):
-    """A TFDS split as a `tf.data.Dataset` of `(source, target)` strings.
+def load_tfds(
+    name,
+    split="train",
+    source_field=None,
+    target_field=None,
+    data_dir=None,
+    workers=1,
+    index=0,
+):
+    """A TFDS split as a stream of `(source, target)` strings.
 
     Args:
         name: a TFDS name, e.g. `"cnn_dailymail"` or `"gigaword:1.2.0"`.
@@ -40,6 +50,10 @@ def load_tfds(name, split="train", source_field=None, target_field=None, data_di
         source_field: the source feature; defaults to the known one.
         target_field: the target feature; defaults to the known one.
         data_dir: TFDS data folder; defaults to TFDS's own.
+        workers: int, machines reading the split together: each reads its
+            own files of the set (TFDS's `input_context`; TFDS says so when
+            the set has fewer files than workers).
+        index: int, this machine's place among them.
 
     Returns:
         A `tf.data.Dataset` of pairs of scalar `tf.string` tensors.
@@ -57,7 +71,12 @@ def load_tfds(name, split="train", source_field=None, target_field=None, data_di
             )
         source_field = source_field or known[0]
         target_field = target_field or known[1]
-    dataset = tfds.load(name, split=split, data_dir=data_dir)
+    read_config = None
+    if workers > 1:
+        read_config = tfds.ReadConfig(
+            input_context=tf.distribute.InputContext(workers, index, 1)
+        )
+    dataset = tfds.load(name, split=split, data_dir=data_dir, read_config=read_config)
     features = dataset.element_spec
     for field in (source_field, target_field):
         if field not in features:
@@ -66,3 +85,15 @@ def load_tfds(name, split="train", source_field=None, target_field=None, data_di
                 f"{sorted(features)}."
             )
     return dataset.map(lambda example: (example[source_field], example[target_field]))
+
+
+def tfds_size(name, split, data_dir=None):
+    """The pairs in a TFDS split, from the set's info; None where it is not known."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return int(
+            tfds.builder(name, data_dir=data_dir).info.splits[split].num_examples
+        )
+    except Exception:  # noqa: BLE001  (any set TFDS cannot describe: not known)
+        return None

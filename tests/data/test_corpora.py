@@ -253,14 +253,16 @@ def test_unknown_corpus_and_split():
 )
 def test_real_corpus_sizes_and_no_test_text_in_train(name, options, minimum_train):
     folder = prepare_corpus(name, log=print, **options)
-    counts = json.loads((folder / "manifest.json").read_text())["pairs"]
+    splits = json.loads((folder / "manifest.json").read_text())["splits"]
+    counts = {split: splits[split]["pairs"] for split in splits}
     assert counts["train"] >= minimum_train
     assert counts["validation"] > 0.03 * counts["train"]
     assert counts["test"] > 0.03 * counts["train"]
 
     def texts(split, field):  # case, white space and digits folded
-        with open(folder / f"{split}.jsonl", encoding="utf-8") as file:
-            return {text_key(json.loads(line)[field]) for line in file}
+        pairs = load_corpus(name, split, **options).as_numpy_iterator()
+        side = 0 if field == "source" else 1
+        return {text_key(pair[side].decode()) for pair in pairs}
 
     fields = ["source", "target"] if name == "wordnet_definitions" else ["source"]
     for field in fields:
@@ -286,23 +288,25 @@ def test_an_interrupted_preparation_is_redone_and_a_failed_write_keeps_the_old_f
         fail = not calls
         calls.append(fail)
         splits = {"train": rows, "validation": rows[:1], "test": rows[:1]}
-        if fail:  # a crash half-way: after train.jsonl, before the manifest
+        if fail:  # a crash half-way: after the train split, before the test split
             splits["test"] = (row if i < 1 else 1 / 0 for i, row in enumerate(rows))
         return splits
 
     monkeypatch.setitem(corpora.CORPORA, "toy", build)
     with pytest.raises(ZeroDivisionError):
         corpora.prepare_corpus("toy", log=lambda _: None)
-    (broken,) = (tmp_path / "corpora").iterdir()
-    assert (broken / "train.jsonl").is_file()
-    assert not (broken / "manifest.json").exists()
-    assert not (broken / "test.jsonl").exists()  # no half-written split
-    assert not [path for path in broken.iterdir() if path.name.startswith(".")]
+    assert not list((tmp_path / "corpora").iterdir())  # nothing half-done is left
     prepared = corpora.prepare_corpus("toy", log=lambda _: None)  # done again
-    assert prepared == broken and (prepared / "manifest.json").is_file()
+    assert (prepared / "manifest.json").is_file()
     assert calls == [True, False]
     assert corpora.prepare_corpus("toy", log=lambda _: None) == prepared
     assert calls == [True, False]  # ready: not built a third time
+    pairs = corpora.load_corpus("toy", "train", log=lambda _: None)
+    assert sorted(source.decode() for source, _ in pairs.as_numpy_iterator()) == [
+        "s0",
+        "s1",
+        "s2",
+    ]
 
     target = tmp_path / "vocabulary.txt"
     target.write_text("old")
