@@ -21,7 +21,7 @@ kernel), its seconds from start to the end of the first training step, and
 its tokens per second (source and target subwords that are not padding)
 over the steps after a warm-up.
 
-    python bench/data_scale.py                        # about 45 minutes on 2 cores
+    python bench/data_scale.py                        # about 55 minutes on 2 cores
     python bench/data_scale.py --sizes 250000 --steps 60 --paths stream
 """
 

@@ -29,6 +29,7 @@ FORMATS = (".jsonl", ".tsv", ".csv")
 FORMAT_VERSION = 1  # raised whenever preparation changes: old folders are redone
 GZIP_RATIO = 3  # text bytes per byte of a .gz file, about, to size the shards
 COUNTED_GROUPS = 100_000  # distinct split keys counted, at most (for a hint)
+PROGRESS_EVERY = 500_000  # pairs between two progress lines
 
 
 def data_files(pattern):
@@ -309,9 +310,12 @@ def prepare_files(
                 if len(groups) < COUNTED_GROUPS:
                     groups.add(key)
                 read += 1
+                if read % PROGRESS_EVERY == 0:
+                    log(f"  {read:,} pairs read from {path.name} ...")
             if not read:
                 raise _no_pairs(path, skipped[0])
             log(_read_message(path, read, skipped[0]))
+        log(f"Shuffling {sum(counts.values())} shard files ...")
         writer.metadata["split_by"] = "context" if context_field else "source text"
         writer.metadata["groups"] = (
             len(groups) if len(groups) < COUNTED_GROUPS else None
