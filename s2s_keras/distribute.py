@@ -8,7 +8,8 @@ the same code: pick a strategy, build and compile the model inside
     with strategy.scope():
         model = build_seq2seq(...)
         model.compile(...)
-    model.fit(shard(train), ...)
+    splits = open_splits(data, worker_count(), worker_index())
+    model.fit(splits.batches("train", ...), ...)
     if is_chief():
         write_export(...)
 
