@@ -214,33 +214,28 @@ def main(argv=None):
             print(f"Writing {int(size):,} synthetic pairs to {corpus} ...", flush=True)
             synthesize(corpus, int(size))
         if "stream" in args.paths:
-            prepared = measure_prepare(corpus, args)
+            prepared = run_child("prepare", corpus, args, args.workdir)
             print(f"{size}: prepare {prepared}", flush=True)
         for path in args.paths.split(","):
             output = args.workdir / f"run-{size}-{path}"
             output.mkdir(exist_ok=True)
             for stale in output.glob("tokenizer/*"):
                 stale.unlink()
-            figures = measure_process(path, corpus, args, output)
+            figures = run_child(path, corpus, args, output)
             print(f"{size}: {path} {figures}", flush=True)
             rows.append((size, path, figures))
     print_table(rows)
     return rows
 
 
-def measure_prepare(corpus, args):
-    command = [sys.executable, __file__, "--child", "prepare", "--corpus", str(corpus)]
-    return run_child(command, args, args.workdir)
+def run_child(kind, corpus, args, output):
+    """Runs a child (`prepare`, `before` or `stream`) to its end or the timeout.
 
-
-def measure_process(path, corpus, args, output):
-    command = [sys.executable, __file__, "--child", path, "--corpus", str(corpus)]
+    Returns:
+        Its figures (a dict with its peak memory), or `{"failed": why}`.
+    """
+    command = [sys.executable, __file__, "--child", kind, "--corpus", str(corpus)]
     command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
-    return run_child(command, args, output)
-
-
-def run_child(command, args, output):
-    """Runs a child to its end (or the timeout): its JSON figures and peak memory."""
     env = {
         **os.environ,
         "BENCH_START": repr(time.time()),

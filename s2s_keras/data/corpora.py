@@ -26,7 +26,7 @@ from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.shards import ShardedWriter
 from s2s_keras.data.shards import read_manifest
 from s2s_keras.data.shards import read_pairs
-from s2s_keras.data.shards import shard_count
+from s2s_keras.data.shards import shard_counts
 from s2s_keras.data.shards import split_files
 from s2s_keras.data.splits import SPLITS
 
@@ -85,12 +85,16 @@ def prepare_corpus(name, log=_log, shards=None, **options):
     splits = {
         split: list(rows) for split, rows in CORPORA[name](log=log, **options).items()
     }
-    counts = {}
-    for split in SPLITS:
-        random.Random(0).shuffle(splits[split])
-        text = sum(len(row["source"]) + len(row["target"]) for row in splits[split])
-        minimum = shards if split == "train" and shards else 1
-        counts[split] = min(shard_count(text, minimum), max(1, len(splits[split])))
+    for rows in splits.values():
+        random.Random(0).shuffle(rows)
+    text_bytes = {
+        split: sum(len(row["source"]) + len(row["target"]) for row in rows)
+        for split, rows in splits.items()
+    }
+    counts = {  # no more files than pairs
+        split: min(count, max(1, len(splits[split])))
+        for split, count in shard_counts(text_bytes, shards).items()
+    }
     metadata = {"name": name, "options": options}
     with ShardedWriter(folder, counts, metadata=metadata) as writer:
         for split in SPLITS:

@@ -19,7 +19,7 @@ import pathlib
 from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.shards import ShardedWriter
 from s2s_keras.data.shards import read_manifest
-from s2s_keras.data.shards import shard_count
+from s2s_keras.data.shards import shard_counts
 from s2s_keras.data.splits import SPLIT_PERCENT
 from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.splits import split_of
@@ -288,13 +288,9 @@ def prepare_files(
         path.stat().st_size * (GZIP_RATIO if path.suffix == ".gz" else 1)
         for path in paths
     )
-    counts = {
-        split: shard_count(
-            text_bytes * SPLIT_PERCENT[split] / 100,
-            shards if split == "train" and shards else 1,
-        )
-        for split in SPLITS
-    }
+    counts = shard_counts(
+        {split: text_bytes * SPLIT_PERCENT[split] / 100 for split in SPLITS}, shards
+    )
     log(f"Preparing {pattern} (once; cached in {folder}) ...")
     groups = set()
     with ShardedWriter(folder, counts, shuffle_seed=0, metadata=identity) as writer:

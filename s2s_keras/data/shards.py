@@ -38,9 +38,24 @@ READ_CYCLE = 16  # shards read at once
 PARSE_CHUNK = 256  # records parsed per graph call
 
 
-def shard_count(text_bytes, minimum=1):
-    """Shards for a split of about `text_bytes` of text: `SHARD_BYTES` each."""
-    return max(minimum, math.ceil(text_bytes / SHARD_BYTES))
+def shard_counts(text_bytes, train_shards=None):
+    """Shard files per split: one per `SHARD_BYTES` of its text.
+
+    Args:
+        text_bytes: dict split -> the size of its text in bytes, about.
+        train_shards: int, the training split's files at least (several
+            workers read whole files), or None.
+
+    Returns:
+        A dict split -> number of shard files, for `ShardedWriter`.
+    """
+    return {
+        split: max(
+            train_shards if split == "train" and train_shards else 1,
+            math.ceil(size / SHARD_BYTES),
+        )
+        for split, size in text_bytes.items()
+    }
 
 
 def serialize(source, target):
