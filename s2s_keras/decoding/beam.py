@@ -7,11 +7,20 @@ scored with the length penalty of Wu et al. (2016), and is not extended:
 
     score(Y) = log P(Y | X) / lp(Y),   lp(Y) = ((5 + |Y|) / 6) ** length_penalty
 
+With a coverage penalty (GNMT's beta, from the attention weights), a
+finished hypothesis also gets
+
+    cp(Y) = beta * sum_i log(min(sum_t alpha_{t,i}, 1))
+
+over the real source positions i: a summary that never looked at part of
+its source scores lower. The attention summed over t includes the step that
+chose `<EOS>`; a position never attended counts as log(1e-9).
+
 A source is done once no live hypothesis can still beat its `num_results`
 best finished ones: a live hypothesis's log-probability can only fall as it
 grows, so the best it can still reach is its log-probability now over the
 largest length penalty it can still get (`lp(max_length)` for a penalty
->= 0). Stopping when the best extension of a step ends would be wrong with
+>= 0), plus the largest coverage penalty, 0. Stopping when the best extension of a step ends would be wrong with
 a length penalty: a longer live hypothesis can still win after
 normalization. At `max_length` the live hypotheses are scored as they stand
 and join the finished ones. With `beam_width=1` this is greedy decoding.
@@ -29,20 +38,26 @@ import collections
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_non_negative_float
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.choosers import TokenChooser
 from s2s_keras.decoding.search import NEGATIVE
 from s2s_keras.decoding.search import words_only
 from s2s_keras.special_tokens import EOS_ID
 
-Hypotheses = collections.namedtuple("Hypotheses", ["ids", "scores", "attention"])
+Hypotheses = collections.namedtuple(
+    "Hypotheses", ["ids", "scores", "attention", "coverage"]
+)
 Hypotheses.__doc__ = """k hypotheses per source.
 
 ids int32 `(batch, k, max_length)`; scores float32 `(batch, k)`, the
-log-probability (live ones) or the length-normalized score (finished ones),
-`NEGATIVE` for an empty place; attention float32 `(batch, k, max_length, S)`
-(S = 0 when not tracked).
+log-probability (live ones) or the final score (finished ones), `NEGATIVE`
+for an empty place; attention float32 `(batch, k, max_length, S)` (S = 0
+when not returned); coverage float32 `(batch, k, S)`, the attention summed
+over the steps, 1 at padding (S = 0 without a coverage penalty).
 """
+
+COVERAGE_FLOOR = 1e-9  # log(min(coverage, 1)) of a position never attended
 
 BeamProgress = collections.namedtuple("BeamProgress", ["alive", "finished", "done"])
 BeamProgress.__doc__ = """The beam search loop state: live and finished
@@ -54,6 +69,14 @@ def length_penalty_of(length, length_penalty):
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, length_penalty)
 
 
+def coverage_penalty_of(coverage, coverage_penalty):
+    """GNMT coverage penalty of summed attention `(..., S)` -> `(...)`, <= 0."""
+    if coverage.shape[-1] == 0:
+        return 0.0
+    covered = tf.maximum(tf.minimum(coverage, 1.0), COVERAGE_FLOOR)
+    return coverage_penalty * tf.reduce_sum(tf.math.log(covered), axis=-1)
+
+
 class BeamSearch(TokenChooser):
     """Keeps the `beam_width` best hypotheses of every source.
 
@@ -61,15 +84,22 @@ class BeamSearch(TokenChooser):
         beam_width: int, live hypotheses per source.
         length_penalty: float, the GNMT exponent; 0 ranks by log-probability.
         num_results: int <= beam_width, hypotheses returned per source.
+        coverage_penalty: float >= 0, GNMT's beta; 0 turns it off. Needs
+            a model with attention.
+
+    `length_penalty` and `coverage_penalty` may be scalar tensors (the
+    SavedModel's `generate` signature).
 
     Outputs (see `search`): `"target_ids"` and `"scores"` of the best
-    hypothesis, its length-normalized log-probability; `"n_best_ids"`
+    hypothesis, its final score (log P / lp + cp); `"n_best_ids"`
     `(batch, num_results, T)` and `"n_best_scores"` `(batch, num_results)`,
     best first (`-inf` and no ids where fewer hypotheses exist); and the
     best one's `"attention"` if asked for.
     """
 
-    def __init__(self, beam_width=4, length_penalty=0.6, num_results=1):
+    def __init__(
+        self, beam_width=4, length_penalty=0.6, num_results=1, coverage_penalty=0.0
+    ):
         self.width = check_positive_int("beam_width", beam_width)
         self.num_results = check_positive_int("num_results", num_results)
         if num_results > beam_width:
@@ -77,16 +107,28 @@ class BeamSearch(TokenChooser):
                 "Invalid value for argument num_results. Expected at most "
                 f"beam_width={beam_width}. Received: num_results={num_results}"
             )
-        self.length_penalty = float(length_penalty)
+        self.length_penalty = _number(length_penalty, float)
+        if not tf.is_tensor(coverage_penalty):
+            check_non_negative_float("coverage_penalty", coverage_penalty)
+        self.coverage_penalty = _number(coverage_penalty, float)
+        self.needs_attention = tf.is_tensor(coverage_penalty) or coverage_penalty > 0
 
-    def start(self, batch_size, max_length, attention_size):
+    def start(self, source_mask, max_length, return_attention):
         k = self.width
+        batch_size = tf.shape(source_mask)[0]
+        attention_size = tf.shape(source_mask)[1] if return_attention else 0
+        if self.needs_attention:  # padding counts as covered
+            covered = tf.where(source_mask, 0.0, 1.0)[:, None, :]  # (batch, 1, S)
+            coverage = tf.tile(covered, [1, k, 1])
+        else:
+            coverage = tf.zeros([batch_size, k, 0])
 
         def empty(first_score):
             return Hypotheses(
                 tf.zeros([batch_size, k, max_length], tf.int32),
                 tf.fill([batch_size, k], first_score),
                 tf.zeros([batch_size, k, max_length, attention_size], tf.float32),
+                coverage,
             )
 
         only_the_first = tf.concat([[0.0], tf.fill([k - 1], NEGATIVE)], axis=0)
@@ -111,16 +153,21 @@ class BeamSearch(TokenChooser):
         top_ids = tf.gather(alive.ids, origin, batch_dims=1)  # (batch, k, L)
         top_ids += top_tokens[:, :, None] * at_step[None, None, :]
         top_attention = tf.gather(alive.attention, origin, batch_dims=1)
+        top_coverage = tf.gather(alive.coverage, origin, batch_dims=1)
         if weights is not None:
             step_weights = tf.reshape(weights, [batch_size, k, -1])
             step_weights = tf.gather(step_weights, origin, batch_dims=1)
-            placed = tf.cast(at_step, tf.float32)[None, None, :, None]
-            top_attention += step_weights[:, :, None, :] * placed
+            if alive.attention.shape[-1] != 0:
+                placed = tf.cast(at_step, tf.float32)[None, None, :, None]
+                top_attention += step_weights[:, :, None, :] * placed
+            if self.needs_attention:
+                top_coverage += step_weights  # (batch, k, S)
         real = tf.logical_and(top_scores > NEGATIVE / 2, tf.logical_not(done)[:, None])
         ends = tf.logical_and(tf.equal(top_tokens, EOS_ID), real)  # (batch, k)
 
-        normalized = top_scores / length_penalty_of(step + 1, penalty)
-        extended = Hypotheses(top_ids, normalized, top_attention)
+        final = top_scores / length_penalty_of(step + 1, penalty)
+        final += coverage_penalty_of(top_coverage, self.coverage_penalty)
+        extended = Hypotheses(top_ids, final, top_attention, top_coverage)
         finished = _keep_best(finished, extended, ends, k)
         live = tf.logical_and(real, tf.logical_not(ends))
         live_scores = tf.where(live, top_scores, NEGATIVE)  # (batch, k)
@@ -134,7 +181,9 @@ class BeamSearch(TokenChooser):
         beaten = finished.scores[:, self.num_results - 1] >= reachable
         done = tf.logical_or(done, tf.logical_or(beaten, ~tf.reduce_any(live, 1)))
         live = tf.logical_and(live, tf.logical_not(done)[:, None])
-        alive = Hypotheses(top_ids, tf.where(live, top_scores, NEGATIVE), top_attention)
+        alive = Hypotheses(
+            top_ids, tf.where(live, top_scores, NEGATIVE), top_attention, top_coverage
+        )
         tokens = tf.reshape(top_tokens, [-1])  # (batch * k,)
         return tokens, origin, BeamProgress(alive, finished, done)
 
@@ -148,6 +197,7 @@ class BeamSearch(TokenChooser):
         still_live = alive.scores > NEGATIVE / 2
         cut = alive._replace(
             scores=alive.scores / length_penalty_of(steps, self.length_penalty)
+            + coverage_penalty_of(alive.coverage, self.coverage_penalty)
         )
         best = _keep_best(finished, cut, still_live, self.width)
         real = best.scores > NEGATIVE / 2  # (batch, k): the rest are empty places
@@ -170,10 +220,12 @@ def _keep_best(pool, candidates, admitted, k):
         [pool.scores, tf.where(admitted, candidates.scores, NEGATIVE)], axis=1
     )
     best_scores, best = tf.math.top_k(scores, k=k)
-    return Hypotheses(
-        tf.gather(tf.concat([pool.ids, candidates.ids], 1), best, batch_dims=1),
-        best_scores,
-        tf.gather(
-            tf.concat([pool.attention, candidates.attention], 1), best, batch_dims=1
-        ),
-    )
+    kept = [
+        tf.gather(tf.concat([old, new], 1), best, batch_dims=1)
+        for old, new in zip(pool, candidates, strict=True)
+    ]
+    return Hypotheses(*kept)._replace(scores=best_scores)
+
+
+def _number(value, kind):
+    return value if tf.is_tensor(value) else kind(value)

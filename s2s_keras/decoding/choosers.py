@@ -37,12 +37,22 @@ class TokenChooser:
     """
 
     width = 1
+    needs_attention = False  # whether `choose` reads the attention weights
 
     def pick(self, log_probs, step):
         """`(batch, vocab)` float32 log-probabilities -> `(batch,)` int32 ids."""
         raise NotImplementedError
 
-    def start(self, batch_size, max_length, attention_size):
+    def start(self, source_mask, max_length, return_attention):
+        """The loop state before the first step.
+
+        Args:
+            source_mask: bool `(batch, S)`, the real source positions.
+            max_length: int or int32 scalar, output tokens at most.
+            return_attention: bool, whether to keep the outputs' attention.
+        """
+        batch_size = tf.shape(source_mask)[0]
+        attention_size = tf.shape(source_mask)[1] if return_attention else 0
         return OneHypothesis(
             ids=tf.zeros([batch_size, max_length], tf.int32),
             scores=tf.zeros([batch_size], tf.float32),
@@ -57,7 +67,7 @@ class TokenChooser:
             step: int32 scalar, the position being written.
             log_probs: float32 `(batch * width, vocab)`.
             weights: float32 `(batch * width, S)`, this step's attention,
-                or None when it is not tracked.
+                or None when neither the chooser nor the caller asks for it.
             progress: the chooser's loop state.
 
         Returns:

@@ -10,12 +10,19 @@ settings traces the search once, not at every call.
 import weakref
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
+from s2s_keras.decoding.controls import Controls
+from s2s_keras.decoding.controls import word_starts
 from s2s_keras.decoding.methods import get_chooser
 from s2s_keras.decoding.search import search
 from s2s_keras.layers import AttentionDecoder
+from s2s_keras.special_tokens import RESERVED_TOKENS
+from s2s_keras.special_tokens import UNK_ID
+
+PREFIX = tf.TensorSpec([None, None], tf.int32, name="target_prefix")
 
 
 class Generator(tf.Module):
@@ -34,10 +41,23 @@ class Generator(tf.Module):
         top_k: int or None (sample).
         top_p: float in (0, 1] or None (sample).
         seed: int, sampling seed: the same seed gives the same sample.
+        coverage_penalty: float >= 0, GNMT's beta (beam; needs attention).
+        min_length: int, output tokens at least (`<EOS>` is banned before).
+        no_repeat_ngram_size: int, no n-gram occurs twice in an output
+            (0 = off).
+        ngram_unit: `"word"` (needs `tokenizer`) or `"subword"`: what
+            `no_repeat_ngram_size` counts.
+        repetition_penalty: float > 0, CTRL's penalty on tokens already
+            written (1 = off).
+        tokenizer: the target `SubwordTokenizer`, for word n-grams.
         return_attention: bool, whether to return the attention weights.
+
+    See `controls.py` for what each control does.
 
     Call arguments:
         source_ids: int32 `(batch, S)`, 0 = padding.
+        target_prefix: int32 `(batch, P)`, ids each output starts with,
+            0-padded at the end (a row of zeros: none); optional.
 
     Returns:
         A dict of tensors: `"target_ids"` int32 `(batch, T)`, T <=
@@ -58,6 +78,12 @@ class Generator(tf.Module):
         top_k=None,
         top_p=None,
         seed=0,
+        coverage_penalty=0.0,
+        min_length=0,
+        no_repeat_ngram_size=0,
+        ngram_unit="word",
+        repetition_penalty=1.0,
+        tokenizer=None,
         return_attention=False,
         name=None,
     ):
@@ -71,26 +97,53 @@ class Generator(tf.Module):
             beam_width=beam_width,
             length_penalty=length_penalty,
             num_results=num_results,
+            coverage_penalty=coverage_penalty,
             temperature=temperature,
             top_k=top_k,
             top_p=top_p,
             seed=seed,
         )
-        if return_attention and not isinstance(self.decoder, AttentionDecoder):
+        self.controls = Controls(
+            min_length=min_length,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            repetition_penalty=repetition_penalty,
+            ngram_unit=ngram_unit,
+            word_starts=None if tokenizer is None else word_starts(tokenizer),
+        )
+        if min_length > max_length:
+            raise ValueError(
+                "Invalid value for argument min_length. Expected at most "
+                f"max_length={max_length}. Received: min_length={min_length}"
+            )
+        has_attention = isinstance(self.decoder, AttentionDecoder)
+        if return_attention and not has_attention:
             raise ValueError(
                 "return_attention=True needs a model with attention; this "
                 "model's decoder has none."
             )
+        if coverage_penalty and not has_attention:
+            raise ValueError(
+                "coverage_penalty needs a model with attention; this model's "
+                f"decoder has none. Received: coverage_penalty={coverage_penalty!r}"
+            )
         self.return_attention = return_attention
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def __call__(self, source_ids):
+    def __call__(self, source_ids, target_prefix=None):
+        if target_prefix is None:
+            target_prefix = tf.zeros([tf.shape(source_ids)[0], 0], tf.int32)
+        return self.search(source_ids, target_prefix)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), PREFIX])
+    def search(self, source_ids, target_prefix):
+        """The compiled search: `__call__` with a prefix (maybe 0 columns)."""
         return search(
             self.encoder,
             self.decoder,
             source_ids,
             self.max_length,
             self.chooser,
+            self.controls,
+            target_prefix,
             return_attention=self.return_attention,
         )
 
@@ -116,7 +169,9 @@ def generator_for(model, **settings):
     return kept[key]
 
 
-def generate(model, source_ids, max_length=32, method="greedy", **settings):
+def generate(
+    model, source_ids, max_length=32, method="greedy", target_prefix=None, **settings
+):
     """Generates output ids for a batch of source ids.
 
     Args:
@@ -124,8 +179,13 @@ def generate(model, source_ids, max_length=32, method="greedy", **settings):
         source_ids: int `(batch, S)` array or tensor, 0 = padding.
         max_length: int, output tokens at most.
         method: `"greedy"`, `"beam"` or `"sample"`.
+        target_prefix: ids every output of a row starts with: a list of
+            `batch` lists (possibly empty), or an int array `(batch, P)`
+            0-padded at the end. The outputs include them.
         **settings: the other `Generator` arguments (`beam_width`,
-            `length_penalty`, `num_results`, `temperature`, `top_k`,
+            `length_penalty`, `num_results`, `coverage_penalty`,
+            `min_length`, `no_repeat_ngram_size`, `ngram_unit`,
+            `repetition_penalty`, `tokenizer`, `temperature`, `top_k`,
             `top_p`, `seed`, `return_attention`).
 
     Returns:
@@ -133,5 +193,43 @@ def generate(model, source_ids, max_length=32, method="greedy", **settings):
         int32 `(batch, T)` and `"scores"` `(batch,)`, and the extras asked for.
     """
     generator = generator_for(model, max_length=max_length, method=method, **settings)
-    outputs = generator(tf.cast(source_ids, tf.int32))
+    source_ids = tf.cast(source_ids, tf.int32)
+    if target_prefix is not None:
+        vocab_size = model.get_layer("decoder").vocab_size
+        target_prefix = prefix_ids(target_prefix, len(source_ids), vocab_size)
+    outputs = generator(source_ids, target_prefix)
     return keras.tree.map_structure(lambda tensor: tensor.numpy(), outputs)
+
+
+def prefix_ids(target_prefix, batch_size, vocab_size):
+    """Checks per-row prefixes and packs them as int32 `(batch, P)`, 0-padded.
+
+    Raises:
+        ValueError: not one prefix per row, or an id that is not an output
+            token (`<PAD>`, `<BOS>`, `<EOS>` or out of the vocabulary).
+    """
+    rows = [list(np.asarray(row).reshape(-1)) for row in target_prefix]
+    if isinstance(target_prefix, np.ndarray) and target_prefix.ndim == 2:
+        rows = [row[: int(np.max(np.nonzero(row)[0], initial=-1)) + 1] for row in rows]
+    if len(rows) != batch_size:
+        raise ValueError(
+            "Expected one target_prefix per source row. Received: "
+            f"{len(rows)} prefixes for {batch_size} rows"
+        )
+    for row in rows:
+        bad = [
+            int(i)
+            for i in row
+            if not (i == UNK_ID or len(RESERVED_TOKENS) <= i < vocab_size)
+        ]
+        if bad:
+            raise ValueError(
+                "Invalid value for argument target_prefix. Expected output "
+                f"token ids ({UNK_ID} or {len(RESERVED_TOKENS)}..{vocab_size - 1}). "
+                f"Received: {bad} in {[int(i) for i in row]}"
+            )
+    width = max((len(row) for row in rows), default=0)
+    packed = np.zeros((batch_size, width), "int32")
+    for index, row in enumerate(rows):
+        packed[index, : len(row)] = row
+    return tf.constant(packed)

@@ -19,18 +19,22 @@ A chooser keeps `width` hypotheses per source (1, or the beam width): the
 decoder runs on `batch * width` rows, and the chooser says which row each
 new token extends (`origin`), so the decoder state follows its hypothesis.
 
+Between the step and the chooser, the `Controls` (`controls.py`) penalize
+repeats, ban tokens (too early an `<EOS>`, a repeated n-gram) and force a
+prefix; they read the tokens each row has written so far (`history`,
+reordered with the state).
+
 The loop uses only ops that TFLite has as builtins (no TensorArray): output
 ids are written into a preallocated `(batch, max_length)` tensor.
 """
 
 import tensorflow as tf
 
+from s2s_keras.decoding.controls import NEGATIVE  # noqa: F401 (one "never")
+from s2s_keras.decoding.controls import Controls
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
-
-# Log-probabilities are float32 in the search, so -1e9 is a safe "never".
-NEGATIVE = -1e9
 
 
 def next_token_log_probs(logits):
@@ -39,7 +43,7 @@ def next_token_log_probs(logits):
     `<PAD>` and `<BOS>` are never outputs: their probability is 0, and the
     rest is renormalized.
     """
-    logits = tf.cast(logits, tf.float32)
+    logits = tf.cast(logits, tf.float32)  # (batch, vocab)
     vocab_size = tf.shape(logits)[-1]
     never = tf.reduce_max(tf.one_hot([PAD_ID, BOS_ID], vocab_size), axis=0)  # (vocab,)
     return tf.nn.log_softmax(logits + NEGATIVE * never[None, :])
@@ -59,15 +63,28 @@ def words_only(ids):
     return ids[..., :length], length
 
 
-def search(encoder, decoder, source_ids, max_length, chooser, return_attention=False):
+def search(
+    encoder,
+    decoder,
+    source_ids,
+    max_length,
+    chooser,
+    controls=None,
+    target_prefix=None,
+    return_attention=False,
+):
     """Runs the search loop of the module docstring.
 
     Args:
         encoder: the model's `Encoder` layer.
         decoder: its `Decoder`, `AttentionDecoder` or `CopyAttentionDecoder`.
         source_ids: int32 `(batch, S)`, 0 = padding.
-        max_length: int, output tokens at most.
+        max_length: int or int32 scalar, output tokens at most.
         chooser: a `TokenChooser` (`get_chooser("beam", ...)`).
+        controls: `Controls`, or None for none.
+        target_prefix: int32 `(batch, P)`, ids every output of a source
+            starts with, 0-padded at the end (a row of zeros: no prefix),
+            or None.
         return_attention: bool, whether to keep the attention weights of
             the outputs (the decoder must have attention).
 
@@ -78,6 +95,7 @@ def search(encoder, decoder, source_ids, max_length, chooser, return_attention=F
         (beam search's n best); with `return_attention`, `"attention"`
         float32 `(batch, T, S)`.
     """
+    controls = controls or Controls()
     memory, memory_mask, final_states = encoder(source_ids, training=False)
     state = decoder.get_initial_state(final_states, memory, source_ids=source_ids)
     batch_size = tf.shape(source_ids)[0]
@@ -86,21 +104,34 @@ def search(encoder, decoder, source_ids, max_length, chooser, return_attention=F
         memory = tf.repeat(memory, width, axis=0)  # (batch * width, S, memory_dim)
         memory_mask = tf.repeat(memory_mask, width, axis=0)
         state = [tf.repeat(tensor, width, axis=0) for tensor in state]
-    attention_size = tf.shape(source_ids)[1] if return_attention else 0
+        if target_prefix is not None:
+            target_prefix = tf.repeat(target_prefix, width, axis=0)
+    track_attention = return_attention or chooser.needs_attention
+    # The tokens each row has written (a column per step), for the controls.
+    history_length = max_length if controls.needs_history else 0
+    history = tf.zeros([batch_size * width, history_length], tf.int32)
 
-    def body(step, tokens, state, progress):
+    def body(step, tokens, state, progress, history):
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
+        logits = controls.penalize(tf.cast(logits, tf.float32), history, step)
         log_probs = next_token_log_probs(logits)  # (batch * width, vocab)
-        if return_attention:
+        log_probs = controls.restrict(
+            log_probs, history, step, max_length, target_prefix
+        )
+        if track_attention:
             weights = tf.cast(weights, tf.float32)  # (batch * width, S)
         else:
             weights = None
         tokens, origin, progress = chooser.choose(step, log_probs, weights, progress)
         if origin is not None:  # (batch, width): the row each hypothesis extends
             state = [_take_rows(tensor, origin, width) for tensor in state]
-        return step + 1, tokens, state, progress
+            history = _take_rows(history, origin, width)
+        if controls.needs_history:
+            at_step = tf.one_hot(step, history_length, dtype=tf.int32)
+            history += tokens[:, None] * at_step[None, :]
+        return step + 1, tokens, state, progress, history
 
-    def not_done(step, tokens, state, progress):
+    def not_done(step, tokens, state, progress, history):
         return tf.logical_and(
             step < max_length, tf.logical_not(chooser.all_done(progress))
         )
@@ -109,9 +140,10 @@ def search(encoder, decoder, source_ids, max_length, chooser, return_attention=F
         tf.constant(0),
         tf.fill([batch_size * width], BOS_ID),
         state,
-        chooser.start(batch_size, max_length, attention_size),
+        chooser.start(source_ids != PAD_ID, max_length, return_attention),
+        history,
     )
-    steps, _, _, progress = tf.while_loop(
+    steps, _, _, progress, _ = tf.while_loop(
         not_done, body, loop_vars, maximum_iterations=max_length
     )
     return chooser.results(progress, steps, return_attention)

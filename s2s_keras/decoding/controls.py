@@ -1,0 +1,328 @@
+"""Decoding controls: what every method obeys, whatever it picks.
+
+The search loop (`search.py`) asks the controls twice a step, before the
+chooser sees the log-probabilities:
+
+    logits    = controls.penalize(logits, history, step)        # repetition penalty
+    log_probs = log_softmax(logits)
+    log_probs = controls.restrict(log_probs, history, step, ...) # bans and prefix
+
+| control                | effect at step t (0-based: t tokens already written)          |
+|------------------------|---------------------------------------------------------------|
+| `repetition_penalty` θ | CTRL (Keskar et al., 2019): the logit l of a token already     |
+|                        | written becomes l / θ if l > 0, else l * θ (1 = off)           |
+| `min_length` m         | `<EOS>` is banned while t < m: every output has >= m tokens    |
+| `no_repeat_ngram_size` | no n-gram occurs twice in an output (0 = off)                  |
+| `target_prefix`        | at t < len(prefix) only prefix[t] is allowed (per row)         |
+
+A ban sets a token's log-probability to `NEGATIVE` without renormalizing the
+rest, so a hypothesis's score stays the model's log-probability of its
+tokens (where the bans leave no token at all, `<EOS>` is allowed and ends
+the output) (`decoding.score` gives the same number); the repetition penalty
+changes the distribution itself (the logits, renormalized), so with it the
+scores are those of the penalized model. A forced prefix token keeps its
+log-probability, and it wins over every ban.
+
+**Words or subwords.** `ngram_unit="word"` (the default) counts words, which
+is what users mean by "no repeated trigram" in a summary: a word is a piece
+that starts one (SentencePiece's `▁word`) and the pieces after it, and two
+words are the same when their pieces are. A word n-gram is only complete
+when its last word is: when the next word starts, `<EOS>` comes, or the
+output reaches `max_length`. So at step t the controls ban every word start
+and `<EOS>` when they would complete a repeated n-gram, and at the last step
+they also ban the pieces that would end one. `ngram_unit="subword"` counts
+pieces, as Hugging Face's `no_repeat_ngram_size` counts tokens.
+
+Every setting may be a Python number or a scalar tensor: the SavedModel's
+`generate` signature takes them as inputs, so one export serves any value.
+Every op is a TFLite builtin.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from s2s_keras.checks import check_choice
+from s2s_keras.checks import check_positive_float
+from s2s_keras.special_tokens import EOS_ID
+from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.special_tokens import RESERVED_TOKENS
+from s2s_keras.special_tokens import UNK_ID
+
+NEGATIVE = -1e9  # log-probabilities are float32 in the search
+NGRAM_UNITS = ("word", "subword")
+WORD_START = "▁"  # SentencePiece's mark of a piece that starts a word
+
+
+def word_starts(vocabulary):
+    """Which ids begin a new word: a `bool` NumPy array `(vocab,)`.
+
+    Args:
+        vocabulary: the pieces by id (`SubwordTokenizer.vocabulary()`), or a
+            `SubwordTokenizer`.
+
+    `<EOS>` and `<UNK>` count as word starts (`<EOS>` ends the last word;
+    `<UNK>` is a word of its own), as do the pieces that begin with `▁`.
+    """
+    if hasattr(vocabulary, "vocabulary"):
+        vocabulary = vocabulary.vocabulary()
+    starts = np.array([piece.startswith(WORD_START) for piece in vocabulary])
+    starts[: len(RESERVED_TOKENS)] = False
+    starts[[EOS_ID, UNK_ID]] = True
+    return starts
+
+
+class Controls:
+    """The controls of the module docstring, applied at every step.
+
+    Args:
+        min_length: int >= 0, output tokens at least (the prefix counts).
+        no_repeat_ngram_size: int >= 0, the n of the n-grams that may not
+            repeat; 0 turns blocking off.
+        repetition_penalty: float > 0, CTRL's θ; 1 turns it off, above 1
+            discourages repeats.
+        ngram_unit: `"word"` or `"subword"`: what n counts.
+        word_starts: bool array `(vocab,)` (`word_starts(tokenizer)`);
+            needed when n-grams count words.
+
+    Each numeric argument may also be a scalar tensor (then it is not
+    checked, and its control is always computed).
+    """
+
+    def __init__(
+        self,
+        min_length=0,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
+        ngram_unit="word",
+        word_starts=None,
+    ):
+        self.min_length = _checked(min_length, _non_negative_int, "min_length")
+        self.no_repeat_ngram_size = _checked(
+            no_repeat_ngram_size, _non_negative_int, "no_repeat_ngram_size"
+        )
+        self.repetition_penalty = _checked(
+            repetition_penalty, check_positive_float, "repetition_penalty"
+        )
+        self.ngram_unit = check_choice("ngram_unit", ngram_unit, NGRAM_UNITS)
+        self.blocks_words = ngram_unit == "word" and _on(no_repeat_ngram_size, 0)
+        if self.blocks_words and word_starts is None:
+            raise ValueError(
+                "no_repeat_ngram_size counts words (ngram_unit='word'), which "
+                "needs the target vocabulary: pass the target tokenizer (or "
+                "word_starts=...), or ngram_unit='subword' to count pieces. "
+                f"Received: no_repeat_ngram_size={no_repeat_ngram_size!r}, "
+                "word_starts=None"
+            )
+        self.word_starts = None
+        if self.blocks_words:
+            self.word_starts = np.asarray(word_starts, bool)
+
+    @property
+    def needs_history(self):
+        """Whether any control reads the tokens written so far."""
+        return _on(self.no_repeat_ngram_size, 0) or _on(self.repetition_penalty, 1.0)
+
+    def penalize(self, logits, history, step):
+        """CTRL's repetition penalty on float32 logits `(rows, vocab)`."""
+        if not _on(self.repetition_penalty, 1.0):
+            return logits
+        written = _written(history, step)
+        produced = token_sets(history, written, tf.shape(logits)[-1])
+        penalty = tf.cast(self.repetition_penalty, logits.dtype)
+        penalized = tf.where(logits > 0, logits / penalty, logits * penalty)
+        return tf.where(produced, penalized, logits)
+
+    def restrict(self, log_probs, history, step, max_length, prefix=None):
+        """Bans and the forced prefix, on float32 log-probabilities `(rows, vocab)`.
+
+        Args:
+            log_probs: float32 `(rows, vocab)`.
+            history: int32 `(rows, max_length)`, the tokens written so far
+                (0 from `step` on), or None when no control reads it.
+            step: int32 scalar t.
+            max_length: int or int32 scalar, output tokens at most.
+            prefix: int32 `(rows, P)` forced ids, 0-padded at the end, or None.
+        """
+        vocab_size = tf.shape(log_probs)[-1]
+        unrestricted = log_probs
+        eos = tf.one_hot(EOS_ID, vocab_size, on_value=True, off_value=False)
+        if _on(self.min_length, 0):
+            too_short = step < tf.cast(self.min_length, tf.int32)
+            log_probs = tf.where(tf.logical_and(too_short, eos), NEGATIVE, log_probs)
+        if _on(self.no_repeat_ngram_size, 0):
+            banned = self.banned_ngram_ends(history, step, max_length, vocab_size)
+            log_probs = tf.where(banned, NEGATIVE, log_probs)
+        if _on(self.min_length, 0) or _on(self.no_repeat_ngram_size, 0):
+            # Where the bans leave no token (a tiny vocabulary), <EOS> ends it.
+            nothing = tf.reduce_all(log_probs <= NEGATIVE / 2, axis=-1)
+            fallback = tf.logical_and(nothing[:, None], eos[None, :])
+            log_probs = tf.where(fallback, unrestricted, log_probs)
+        if prefix is not None:
+            log_probs = forced(log_probs, prefix, step)
+        return log_probs
+
+    def banned_ngram_ends(self, history, step, max_length, vocab_size):
+        """bool `(rows, vocab)`: the tokens that would complete a repeated n-gram."""
+        n = tf.cast(self.no_repeat_ngram_size, tf.int32)
+        if self.word_starts is None:  # every piece is a word of its own
+            starts = None
+            final = tf.constant(True)
+        else:
+            starts = tf.constant(self.word_starts)
+            final = tf.equal(step, tf.cast(max_length, tf.int32) - 1)
+        banned, ban_word_starts = repeated_ngram_ends(history, step, n, starts, final)
+        banned = token_sets(banned_tokens(history, step), banned, vocab_size)
+        if starts is not None:
+            every_start = tf.logical_and(ban_word_starts[:, None], starts[None, :])
+            banned = tf.logical_or(banned, every_start)
+        return tf.logical_and(banned, n > 0)
+
+
+def repeated_ngram_ends(history, step, n, word_starts, final):
+    """Which earlier n-grams the next token would repeat, by shift.
+
+    For each row and each shift d = 1..L, the counterpart of the next token
+    is the one written d positions earlier, at c = t - d. Writing the token
+    at c again completes a repeat when the d-shifted text matches the
+    current n-gram so far.
+
+    Args:
+        history: int32 `(rows, L)`, the tokens written (0 from `step` on).
+        step: int32 scalar t.
+        n: int32 scalar >= 1.
+        word_starts: bool `(vocab,)`, or None when every piece is a word.
+        final: bool scalar, whether the token chosen now is the output's
+            last (words then end with it).
+
+    Returns:
+        `(banned (rows, L), ban_word_starts (rows,))`: `banned[r, d - 1]`
+        says the token at t - d may not come next; `ban_word_starts` that
+        no word may start (nor `<EOS>` come): the current word would
+        complete a repeated n-gram.
+    """
+    length = tf.shape(history)[1]
+    positions = tf.range(length)
+    written = positions < step  # (L,)
+    if word_starts is None:
+        starts = tf.broadcast_to(written[None, :], tf.shape(history))
+    else:
+        starts = tf.logical_or(tf.gather(word_starts, history), positions[None] == 0)
+        starts = tf.logical_and(starts, written[None, :])  # (rows, L)
+    # Word starts in [i, t), to find the k-th last one.
+    starts_from = tf.cumsum(tf.cast(starts, tf.int32), axis=1, reverse=True)
+
+    def start_of(k):
+        """The k-th last word start (rows,); t for k = 0; -1 if there is none."""
+        found = tf.logical_and(starts, tf.equal(starts_from, k))
+        position = tf.reduce_max(tf.where(found, positions, -1), axis=1)
+        return tf.where(tf.equal(k, 0), step, position)
+
+    shifts = tf.range(1, length + 1)  # (D,) = (L,)
+    back = positions[None, :] - shifts[:, None]  # (D, L): i - d
+    earlier = tf.gather(history, tf.maximum(back, 0), axis=1)  # (rows, D, L)
+    same = tf.logical_and(tf.equal(history[:, None, :], earlier), back[None] >= 0)
+    mismatch = tf.logical_and(tf.logical_not(same), written[None, None, :])
+    last_mismatch = tf.reduce_max(tf.where(mismatch, positions, -1), axis=2)
+    run = step - 1 - last_mismatch  # (rows, D): text matching its d-shift, up to t
+
+    def matches(span_start):
+        """(rows, D): [p, p + t - a) equals [a, t), p = a - d a word start."""
+        span_start = span_start[:, None]
+        p = span_start - shifts[None, :]
+        starts_at_p = tf.gather(starts, tf.maximum(p, 0), batch_dims=1)
+        return tf.logical_and(
+            tf.logical_and(p >= 0, run >= step - span_start), starts_at_p
+        )
+
+    counterpart = step - shifts  # (D,): c = t - d
+    start_at_c = tf.gather(starts, tf.maximum(counterpart, 0), axis=1)  # (rows, D)
+    if word_starts is None:
+        complete_at_c = complete_before_now = tf.ones_like(start_at_c)
+    else:  # the earlier word ends at c: a word starts at c + 1 ...
+        after = tf.clip_by_value(counterpart + 1, 0, length - 1)
+        complete_at_c = tf.logical_and(
+            tf.gather(starts, after, axis=1), (counterpart + 1 < step)[None, :]
+        )
+        complete_at_c = tf.logical_and(complete_at_c, final)
+        # ... or at t, where the next token starts one (the current word at
+        # c = t - 1 then ends too).
+        complete_before_now = tf.logical_or(
+            complete_at_c, tf.logical_and(tf.equal(counterpart + 1, step), final)
+        )
+    # The next token starts a new (one-piece) word that ends the n-gram ...
+    if word_starts is None:
+        token_starts_word = start_at_c
+    else:  # by its id: at c = 0 a piece that continues words starts the output
+        token_starts_word = tf.gather(word_starts, banned_tokens(history, step))
+    new_word = tf.logical_and(matches(start_of(n - 1)), token_starts_word)
+    new_word = tf.logical_and(new_word, complete_before_now)
+    # ... or continues the current word, which ends the n-gram.
+    same_word = tf.logical_and(matches(start_of(n)), tf.logical_not(start_at_c))
+    same_word = tf.logical_and(same_word, complete_at_c)
+    banned = tf.logical_or(new_word, same_word)
+    if word_starts is None:
+        return banned, tf.zeros([tf.shape(history)[0]], tf.bool)
+    # The current word is done if the next token starts one: is it a repeat?
+    ends_here = tf.logical_and(matches(start_of(n)), start_at_c)
+    return banned, tf.reduce_any(ends_here, axis=1)
+
+
+def banned_tokens(history, step):
+    """int32 `(rows, L)`: the token at t - d for the shifts d = 1..L."""
+    counterpart = step - tf.range(1, tf.shape(history)[1] + 1)
+    return tf.gather(history, tf.maximum(counterpart, 0), axis=1)
+
+
+def token_sets(ids, chosen, vocab_size):
+    """bool `(rows, vocab)`: which ids each row holds where `chosen` `(rows, L)`.
+
+    A scatter, not a `(rows, L, vocab)` one-hot: a beam of 64 sources keeps
+    this at `(256, vocab)`.
+    """
+    rows = tf.shape(ids)[0]
+    row_index = tf.broadcast_to(tf.range(rows)[:, None], tf.shape(ids))
+    ids = tf.where(chosen, ids, PAD_ID)  # the rest lands on <PAD>, never chosen
+    indices = tf.stack([row_index, ids], axis=-1)  # (rows, L, 2)
+    counts = tf.scatter_nd(
+        tf.reshape(indices, [-1, 2]),
+        tf.reshape(tf.cast(chosen, tf.int32), [-1]),
+        tf.stack([rows, vocab_size]),
+    )
+    return counts > 0
+
+
+def forced(log_probs, prefix, step):
+    """Rows whose prefix reaches `step` allow only its token, at its log-probability."""
+    prefix = tf.pad(prefix, [[0, 0], [0, 1]])  # at least one column, 0 last
+    width = tf.shape(prefix)[1]
+    token = tf.gather(prefix, tf.minimum(step, width - 1), axis=1)  # (rows,)
+    forcing = tf.not_equal(token, PAD_ID)  # (rows,)
+    only = tf.one_hot(token, tf.shape(log_probs)[-1], on_value=True, off_value=False)
+    keep = tf.logical_or(tf.logical_not(forcing)[:, None], only)
+    return tf.where(keep, log_probs, NEGATIVE)
+
+
+def _written(history, step):
+    return tf.broadcast_to(
+        (tf.range(tf.shape(history)[1]) < step)[None, :], tf.shape(history)
+    )
+
+
+def _on(value, off):
+    """Whether a control is on: a tensor always is, a number unless it is `off`."""
+    return tf.is_tensor(value) or value != off
+
+
+def _checked(value, check, name):
+    return value if tf.is_tensor(value) else check(name, value)
+
+
+def _non_negative_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected an integer >= 0. "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
