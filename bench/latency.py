@@ -85,7 +85,9 @@ def main(argv=None):
     from ai_edge_litert.interpreter import Interpreter
 
     flatbuffer = convert_to_tflite(model, args.source_length, args.max_length)
-    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
+        "serving_default"
+    )
 
     saved_ms = median_ms(
         lambda: served(source_ids=tf.constant(source_ids)), args.repeats

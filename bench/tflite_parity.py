@@ -86,7 +86,7 @@ def main(argv=None):
         runners = {
             runtime: Interpreter(
                 model_content=flatbuffer, experimental_op_resolver_type=resolver
-            ).get_signature_runner()
+            ).get_signature_runner("serving_default")
             for runtime, resolver in RUNTIMES.items()
         }
         sources = [

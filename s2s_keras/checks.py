@@ -17,6 +17,16 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_non_negative_int(name, value):
+    """Raise unless `value` is an integer >= 0 (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected an integer >= 0. "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
+
+
 def check_rate(name, value):
     """Raise unless `value` is a number in [0, 1)."""
     if (

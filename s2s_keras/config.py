@@ -16,6 +16,7 @@ import pathlib
 
 from s2s_keras.checks import check_choice
 from s2s_keras.decoding import METHODS
+from s2s_keras.decoding.controls import NGRAM_UNITS
 from s2s_keras.distribute import PRECISIONS
 from s2s_keras.distribute import STRATEGIES
 from s2s_keras.layers.luong_attention import SCORES
@@ -189,26 +190,43 @@ class TrainingConfig:
 class GenerationConfig:
     """The search used for scoring and in the export (`Generator` arguments).
 
+    Like a generation config, it is written to the export's `export.json`.
+
     Args:
         method: a `decoding.METHODS` name.
         beam_width: live hypotheses per source (beam).
         length_penalty: the GNMT exponent (beam).
+        coverage_penalty: GNMT's beta (beam; 0 = off).
         max_length: output tokens at most.
+        min_length: output tokens at least.
+        no_repeat_ngram_size: no n-gram repeats in an output (0 = off).
+        ngram_unit: `"word"` or `"subword"`, what that n counts.
+        repetition_penalty: CTRL's penalty on tokens already written (1 = off).
+        target_prefix: text every output starts with ("" = none).
         seed: the sampling seed.
     """
 
     method: str = "greedy"
     beam_width: int = 4
     length_penalty: float = 0.6
+    coverage_penalty: float = 0.0
     max_length: int = 24
+    min_length: int = 0
+    no_repeat_ngram_size: int = 0
+    ngram_unit: str = "word"
+    repetition_penalty: float = 1.0
+    target_prefix: str = ""
     seed: int = 0
 
     def __post_init__(self):
         check_choice("method", self.method, METHODS)
+        check_choice("ngram_unit", self.ngram_unit, NGRAM_UNITS)
 
     def settings(self):
-        """The `Generator` / `generate` keyword arguments."""
-        return dataclasses.asdict(self)
+        """The `Generator` / `generate` keyword arguments (all but the prefix)."""
+        settings = dataclasses.asdict(self)
+        del settings["target_prefix"]
+        return settings
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ def generate_texts(
         max_source_length: int, source subwords kept.
         batch_size: int, sources per search.
     """
-    generator = generator_for(model, **generation.settings())
+    generator = generator_for(model, **generation.settings(), tokenizer=tokenizer)
     outputs = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
@@ -38,10 +38,18 @@ def generate_texts(
         ids = ids.to_tensor(default_value=PAD_ID)  # (batch, S)
         if ids.shape[1] == 0:  # every source empty: one masked column
             ids = tf.zeros([len(chunk), 1], tf.int32)
-        generated = generator(ids)
+        generated = generator(ids, target_prefix(tokenizer, generation, len(chunk)))
         texts = tokenizer.detokenize(generated["target_ids"]).numpy()
         outputs += [text.decode("utf-8") for text in texts]
     return outputs
+
+
+def target_prefix(tokenizer, generation, batch_size):
+    """The `GenerationConfig`'s prefix text as ids `(batch, P)`, or None."""
+    if not generation.target_prefix:
+        return None
+    ids = tokenizer.tokenize([generation.target_prefix]).to_tensor()  # (1, P)
+    return tf.tile(ids, [batch_size, 1])
 
 
 def evaluate(model, tokenizer, pairs, generation, metric, max_source_length=96):
@@ -55,12 +63,14 @@ def evaluate(model, tokenizer, pairs, generation, metric, max_source_length=96):
 
 def attention_examples(model, tokenizer, sources, generation, max_source_length=96):
     """Source pieces, output pieces and weights for a few sources (for plots)."""
-    generator = generator_for(model, **generation.settings(), return_attention=True)
+    generator = generator_for(
+        model, **generation.settings(), tokenizer=tokenizer, return_attention=True
+    )
     length_kept = min(max_source_length, PLOTTED_SOURCE_LENGTH)
     examples = []
     for source in sources:
         ids = tokenizer.tokenize([source])[:, :length_kept].to_tensor()
-        outputs = generator(ids)
+        outputs = generator(ids, target_prefix(tokenizer, generation, 1))
         target_ids = outputs["target_ids"].numpy()[0]
         length = int((target_ids != PAD_ID).sum())
         weights = outputs["attention"].numpy()[0, :length]  # (T, S)

@@ -134,6 +134,7 @@ def write_results(
             "metrics.json": metrics_text,
             "README.md": model_card(task, config, table, trained.minutes, sizes),
         },
+        target_prefix=config.generation.target_prefix,
         **config.generation.settings(),
     )
     exported(output)

@@ -250,7 +250,7 @@ CHECK_EXPORT = """
     served = tf.saved_model.load(directory + "/saved_model")
     text = served.signatures["serving_default"](text=tf.constant(["alpha beta"]))["text"]
     keras.saving.load_model(directory + "/model.keras", safe_mode=True)
-    runner = Interpreter(model_path=directory + "/model.tflite").get_signature_runner()
+    runner = Interpreter(model_path=directory + "/model.tflite").get_signature_runner("serving_default")
     runner(source_ids=np.zeros((1, 16), np.int32))
     json.load(open(directory + "/export.json"))
     print("loadable", text.shape)

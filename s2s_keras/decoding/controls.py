@@ -38,12 +38,11 @@ Every setting may be a Python number or a scalar tensor: the SavedModel's
 Every op is a TFLite builtin.
 """
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
 from s2s_keras.checks import check_choice
+from s2s_keras.checks import check_non_negative_int
 from s2s_keras.checks import check_positive_float
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
@@ -98,9 +97,9 @@ class Controls:
         ngram_unit="word",
         word_starts=None,
     ):
-        self.min_length = _checked(min_length, _non_negative_int, "min_length")
+        self.min_length = _checked(min_length, check_non_negative_int, "min_length")
         self.no_repeat_ngram_size = _checked(
-            no_repeat_ngram_size, _non_negative_int, "no_repeat_ngram_size"
+            no_repeat_ngram_size, check_non_negative_int, "no_repeat_ngram_size"
         )
         self.repetition_penalty = _checked(
             repetition_penalty, check_positive_float, "repetition_penalty"
@@ -317,12 +316,3 @@ def _on(value, off):
 
 def _checked(value, check, name):
     return value if tf.is_tensor(value) else check(name, value)
-
-
-def _non_negative_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected an integer >= 0. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)

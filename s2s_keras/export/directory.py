@@ -2,11 +2,13 @@
 
     <directory>/
       saved_model/          text in, text out (see saved_model.py)
-      model.tflite          ids in, ids out, builtin ops (see tflite.py)
+      model.tflite          ids in, ids out, greedy and beam search,
+                            builtin ops (see tflite.py)
       model.keras           the Keras model, to reload and train on
       tokenizer/            tokenizer.model + vocabulary.txt (sources)
       target_tokenizer/     the same for targets, if they have their own
-      export.json           lengths and decoding settings used
+      export.json           the lengths and the decoding settings, like a
+                            generation config
 
 Everything is first written to a hidden folder inside the final one, then
 moved into place entry by entry, each with one atomic rename, so a crash
@@ -21,6 +23,8 @@ import shutil
 import tempfile
 
 from s2s_keras.atomic_files import move_into_place
+from s2s_keras.decoding import Controls
+from s2s_keras.decoding import word_starts
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
@@ -47,12 +51,14 @@ def write_export(
         target_tokenizer: of the targets; defaults to the source one.
         max_source_length: int, source ids kept by the SavedModel; the
             TFLite file's fixed source width.
-        tflite: bool, whether to write `model.tflite` (greedy decoding).
+        tflite: bool, whether to write `model.tflite` (greedy and beam
+            search, with the export's controls).
         tflite_quantization: `None`, `"dynamic_range"` or `"float16"`.
         extra_files: dict file name -> text, written beside (a model card,
             metrics).
         **generator_options: `Generator` arguments for the SavedModel
-            (`max_length`, `method`, `beam_width`, ...).
+            (`max_length`, `method`, `beam_width`, `no_repeat_ngram_size`,
+            ...), and `target_prefix` (text).
 
     Returns:
         The export folder, a `pathlib.Path`.
@@ -83,16 +89,33 @@ def write_export(
             },
         }
         if tflite:
-            max_length = generator_options.get("max_length", 32)
+            options = generator_options
+            max_length = options.get("max_length", 32)
+            beam_width = options.get("beam_width", 4)
+            controls = Controls(
+                min_length=options.get("min_length", 0),
+                no_repeat_ngram_size=options.get("no_repeat_ngram_size", 0),
+                repetition_penalty=options.get("repetition_penalty", 1.0),
+                ngram_unit=options.get("ngram_unit", "word"),
+                word_starts=word_starts(target_tokenizer),
+            )
             export_tflite(
                 model,
                 staging / "model.tflite",
                 max_source_length,
                 max_length,
                 tflite_quantization,
+                beam_width=beam_width,
+                length_penalty=options.get("length_penalty", 0.6),
+                coverage_penalty=options.get("coverage_penalty", 0.0),
+                controls=controls,
+                target_prefix=_prefix_ids(target_tokenizer, options),
             )
             settings["tflite"] = {
-                "decoding": "greedy",
+                "signatures": {
+                    "serving_default": "greedy",
+                    "beam_search": f"beam search, the {beam_width} best",
+                },
                 "source_ids_shape": [1, max_source_length],
                 "max_length": max_length,
                 "quantization": tflite_quantization,
@@ -106,6 +129,12 @@ def write_export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def _prefix_ids(tokenizer, options):
+    """The export's `target_prefix` text as a list of ids."""
+    text = options.get("target_prefix") or ""
+    return [int(i) for i in tokenizer.tokenize([text]).to_tensor().numpy()[0]]
 
 
 def predict_texts(directory, texts):

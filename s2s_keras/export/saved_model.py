@@ -2,21 +2,31 @@
 
 Any TensorFlow program loads it, in Python with only:
 
-    import keras
-import tensorflow as tf
+    import tensorflow as tf
     import tensorflow_text  # registers the SentencePiece ops the graph uses
     model = tf.saved_model.load("saved_model")
     model.signatures["serving_default"](text=tf.constant(["some text"]))
 
 Its signatures:
 
-| signature          | inputs                         | outputs                                        |
-|--------------------|--------------------------------|------------------------------------------------|
-| `serving_default`  | `text` string `(batch,)`       | `text` string `(batch,)`, `score` float `(batch,)` |
-| `tokenize`         | `text` string `(batch,)`       | `source_ids` int32 `(batch, S)`                |
-| `generate_ids`     | `source_ids` int32 `(batch, S)`| `target_ids` int32 `(batch, T)`, `score`       |
-| `detokenize`       | `target_ids` int32 `(batch, T)`| `text` string `(batch,)`                       |
-| `attention`        | `text` string `(batch,)`       | `source_tokens`, `output_tokens` string, `weights` float `(batch, T, S)` |
+| signature         | inputs                                   | outputs                                         |
+|-------------------|------------------------------------------|-------------------------------------------------|
+| `serving_default` | `text` string `(batch,)`                 | `text` string `(batch,)`, `scores` float `(batch,)` |
+| `generate`        | `text`, `target_prefix` string `(batch,)`; the numeric settings below, scalars | `text`, `scores`; with beam search `n_best` string `(batch, n)`, `n_best_scores` |
+| `score`           | `source`, `target` string `(batch,)`     | `log_likelihood` float `(batch,)`, `length` int32 `(batch,)` (tokens scored, `<EOS>` included) |
+| `tokenize`        | `text` string `(batch,)`                 | `source_ids` int32 `(batch, S)`                 |
+| `generate_ids`    | `source_ids` int32 `(batch, S)`          | `target_ids` int32 `(batch, T)`, `scores`       |
+| `detokenize`      | `target_ids` int32 `(batch, T)`          | `text` string `(batch,)`                        |
+| `attention`       | `text` string `(batch,)`                 | `source_tokens`, `output_tokens` string, `weights` float `(batch, T, S)` |
+
+`serving_default`, `generate_ids` and `attention` decode with the settings
+fixed at export (`export.json`). `generate` takes the numeric ones as
+inputs, so a program changes them per call without a new export: int32
+`max_length` (clipped to 1..512), `min_length`, `no_repeat_ngram_size`;
+float32 `repetition_penalty`, `length_penalty`, `coverage_penalty` (the
+last two for beam search, the coverage penalty with attention only); the
+method, beam width and n-gram unit stay the export's. Its `target_prefix`
+is text each output starts with ("" for none), per row.
 
 Whatever text arrives, it answers: invalid UTF-8 bytes are replaced (U+FFFD),
 empty input gives empty output, long input is cut to the model's maximum
@@ -26,12 +36,33 @@ source length.
 import keras
 import tensorflow as tf
 
+from s2s_keras.decoding import Controls
 from s2s_keras.decoding import Generator
+from s2s_keras.decoding import get_chooser
+from s2s_keras.decoding import log_likelihood
+from s2s_keras.decoding import search
+from s2s_keras.decoding import word_starts
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.special_tokens import PAD_ID
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 IDS = tf.TensorSpec([None, None], tf.int32)
+MAX_GENERATED = 512  # the `generate` signature's max_length at most
+
+
+def _scalar(dtype, name):
+    return tf.TensorSpec([], dtype, name=name)
+
+
+SETTINGS = [
+    tf.TensorSpec([None], tf.string, name="target_prefix"),
+    _scalar(tf.int32, "max_length"),
+    _scalar(tf.int32, "min_length"),
+    _scalar(tf.int32, "no_repeat_ngram_size"),
+    _scalar(tf.float32, "repetition_penalty"),
+    _scalar(tf.float32, "length_penalty"),
+    _scalar(tf.float32, "coverage_penalty"),
+]
 
 
 class Seq2SeqServer(tf.Module):
@@ -42,8 +73,11 @@ class Seq2SeqServer(tf.Module):
         source_tokenizer: `SubwordTokenizer` of the sources.
         target_tokenizer: `SubwordTokenizer` of the targets.
         max_source_length: int, source ids kept (the rest is cut).
+        target_prefix: text every output of the fixed-setting signatures
+            starts with ("" for none).
         **generator_options: `Generator` arguments (`max_length`, `method`,
-            `beam_width`, ...), fixed at export time.
+            `beam_width`, `no_repeat_ngram_size`, ...), fixed at export time
+            for all but the `generate` signature.
     """
 
     def __init__(
@@ -52,6 +86,7 @@ class Seq2SeqServer(tf.Module):
         source_tokenizer,
         target_tokenizer,
         max_source_length,
+        target_prefix="",
         **generator_options,
     ):
         super().__init__(name="seq2seq_server")
@@ -59,19 +94,20 @@ class Seq2SeqServer(tf.Module):
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
         self.max_source_length = int(max_source_length)
-        self.generator = Generator(model, **generator_options)
+        self.options = {"tokenizer": target_tokenizer, **generator_options}
+        self.generator = Generator(model, **self.options)
+        self.prefix_ids = target_tokenizer.tokenize([target_prefix]).to_tensor()
         self.has_attention = isinstance(model.get_layer("decoder"), AttentionDecoder)
         if self.has_attention:
             self.attention_generator = Generator(
-                model, **{**generator_options, "return_attention": True}
+                model, **self.options, return_attention=True
             )
+        self.word_starts = word_starts(target_tokenizer)
 
     @tf.function(input_signature=[TEXT])
     def tokenize(self, text):
-        text = tf.strings.unicode_transcode(
-            text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
-        )
-        ids = self.source_tokenizer.tokenize(text)[:, : self.max_source_length]
+        ids = self.source_tokenizer.tokenize(_valid_utf8(text))
+        ids = ids[:, : self.max_source_length]
         ids = ids.to_tensor(default_value=PAD_ID)  # (batch, S)
         # At least one column, so that a batch of empty strings still has a shape
         # the encoder accepts; the pad is masked.
@@ -79,10 +115,90 @@ class Seq2SeqServer(tf.Module):
         ids = tf.pad(ids, [[0, 0], [0, missing]])
         return {"source_ids": ids}
 
+    def _fixed_prefix(self, source_ids):
+        """The export's prefix for every row `(batch, P)`."""
+        return tf.tile(self.prefix_ids, [tf.shape(source_ids)[0], 1])
+
     @tf.function(input_signature=[IDS])
     def generate_ids(self, source_ids):
-        outputs = self.generator(source_ids)
+        outputs = self.generator(source_ids, self._fixed_prefix(source_ids))
         return {"target_ids": outputs["target_ids"], "scores": outputs["scores"]}
+
+    @tf.function(input_signature=[TEXT, *SETTINGS])
+    def generate(
+        self,
+        text,
+        target_prefix,
+        max_length,
+        min_length,
+        no_repeat_ngram_size,
+        repetition_penalty,
+        length_penalty,
+        coverage_penalty,
+    ):
+        options = self.options
+        chooser = get_chooser(
+            options.get("method", "greedy"),
+            beam_width=options.get("beam_width", 4),
+            num_results=options.get("beam_width", 4),
+            length_penalty=length_penalty,
+            coverage_penalty=coverage_penalty if self.has_attention else 0.0,
+            **{
+                key: options[key]
+                for key in ("temperature", "top_k", "top_p", "seed")
+                if key in options
+            },
+        )
+        controls = Controls(
+            min_length=min_length,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            repetition_penalty=repetition_penalty,
+            ngram_unit=options.get("ngram_unit", "word"),
+            word_starts=self.word_starts,
+        )
+        source_ids = self.tokenize(text)["source_ids"]
+        tf.debugging.assert_equal(
+            tf.shape(target_prefix)[0],
+            tf.shape(text)[0],
+            message="generate: target_prefix needs one text (maybe empty) per text",
+        )
+        prefix = self.target_tokenizer.tokenize(_valid_utf8(target_prefix))
+        prefix = prefix.to_tensor()
+        found = search(
+            self.model.get_layer("encoder"),
+            self.model.get_layer("decoder"),
+            source_ids,
+            tf.clip_by_value(max_length, 1, MAX_GENERATED),
+            chooser,
+            controls,
+            prefix,
+        )
+        outputs = {
+            "text": self.detokenize(found["target_ids"])["text"],
+            "scores": found["scores"],
+        }
+        if "n_best_ids" in found:
+            n_best = found["n_best_ids"]  # (batch, n, T)
+            shape = tf.shape(n_best)
+            texts = self.detokenize(tf.reshape(n_best, [-1, shape[2]]))["text"]
+            outputs["n_best"] = tf.reshape(texts, shape[:2])
+            outputs["n_best_scores"] = found["n_best_scores"]
+        return outputs
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="source"),
+            tf.TensorSpec([None], tf.string, name="target"),
+        ]
+    )
+    def score(self, source, target):
+        source_ids = self.tokenize(source)["source_ids"]
+        target_ids = self.target_tokenizer.tokenize(_valid_utf8(target)).to_tensor()
+        per_token = log_likelihood(self.model, source_ids, target_ids)
+        return {
+            "log_likelihood": tf.reduce_sum(per_token, axis=1),
+            "length": tf.reduce_sum(tf.cast(target_ids != PAD_ID, tf.int32), 1) + 1,
+        }
 
     @tf.function(input_signature=[IDS])
     def detokenize(self, target_ids):
@@ -100,7 +216,7 @@ class Seq2SeqServer(tf.Module):
     @tf.function(input_signature=[TEXT])
     def attention(self, text):
         source_ids = self.tokenize(text)["source_ids"]
-        outputs = self.attention_generator(source_ids)
+        outputs = self.attention_generator(source_ids, self._fixed_prefix(source_ids))
         target_ids = outputs["target_ids"]
         return {
             "source_tokens": self._pieces(self.source_tokenizer, source_ids),
@@ -118,6 +234,8 @@ class Seq2SeqServer(tf.Module):
     def signatures(self):
         signatures = {
             "serving_default": self.serve,
+            "generate": self.generate,
+            "score": self.score,
             "tokenize": self.tokenize,
             "generate_ids": self.generate_ids,
             "detokenize": self.detokenize,
@@ -125,6 +243,13 @@ class Seq2SeqServer(tf.Module):
         if self.has_attention:
             signatures["attention"] = self.attention
         return signatures
+
+
+def _valid_utf8(text):
+    """Invalid UTF-8 bytes replaced by U+FFFD: every input gets an answer."""
+    return tf.strings.unicode_transcode(
+        text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
 
 
 def export_saved_model(server, path):

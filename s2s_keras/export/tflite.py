@@ -1,16 +1,24 @@
-"""A TFLite file for phones: token ids in, greedy output ids out, builtin ops only.
+"""A TFLite file for phones: token ids in, output ids out, builtin ops only.
 
 The pip TensorFlow (2.20 and later) ships no Flex delegate, so a TFLite file
 that needs TensorFlow ops ("SELECT_TF_OPS") runs nowhere we can test. This
-one holds the encoder and the whole greedy loop (a TFLite `WHILE`) with only
+one holds the encoder and the whole search loop (a TFLite `WHILE`) with only
 builtin ops; tokenization stays outside (ship `tokenizer.model` or
 `vocabulary.txt` beside it and tokenize on the device).
 
-Signature `serving_default`: `source_ids` int32 `(1, max_source_length)`, the
-source ids 0-padded at the end -> `target_ids` int32 `(1, max_length)`, the
-generated ids without `<BOS>`/`<EOS>`, 0-padded.
+Two signatures, with the export's decoding controls (minimum length, n-gram
+blocking, repetition penalty, target prefix) built in:
 
-Both shapes are fixed: the interpreter never resizes a tensor, so the file
+| signature         | input                                   | outputs                                                |
+|-------------------|-----------------------------------------|--------------------------------------------------------|
+| `serving_default` | `source_ids` int32 `(1, max_source_length)` | `target_ids` int32 `(1, max_length)`: greedy       |
+| `beam_search`     | `source_ids` int32 `(1, max_source_length)` | `target_ids` int32 `(1, n, max_length)`, `scores` float32 `(1, n)`: the n = beam width best, best first |
+
+The source ids are 0-padded at the end; the outputs are the generated ids
+without `<BOS>`/`<EOS>`, 0-padded; a place with no hypothesis has the score
+`-inf` and no ids.
+
+Every shape is fixed: the interpreter never resizes a tensor, so the file
 runs the same with or without a delegate (XNNPACK, GPU) that plans its
 buffers once. Padding changes nothing: the encoder carries its state over
 padded positions and attention gives them weight 0.
@@ -26,14 +34,25 @@ from tensorflow.python.framework.convert_to_constants import (
 
 from s2s_keras.checks import check_choice
 from s2s_keras.checks import check_positive_int
+from s2s_keras.decoding.beam import BeamSearch
 from s2s_keras.decoding.choosers import Greedy
 from s2s_keras.decoding.search import search
 
 QUANTIZATIONS = (None, "dynamic_range", "float16")
 
 
-def convert_to_tflite(model, max_source_length=128, max_length=32, quantization=None):
-    """Converts a `build_seq2seq` model's greedy decoding to a TFLite flatbuffer.
+def convert_to_tflite(
+    model,
+    max_source_length=128,
+    max_length=32,
+    quantization=None,
+    beam_width=4,
+    length_penalty=0.6,
+    coverage_penalty=0.0,
+    controls=None,
+    target_prefix=(),
+):
+    """Converts a `build_seq2seq` model's greedy and beam search to a TFLite flatbuffer.
 
     Args:
         model: a model from `build_seq2seq`, any flavour.
@@ -42,6 +61,12 @@ def convert_to_tflite(model, max_source_length=128, max_length=32, quantization=
         max_length: int, output tokens at most.
         quantization: `None` (float32), `"dynamic_range"` (int8 weights) or
             `"float16"` (float16 weights).
+        beam_width: int, hypotheses of the `beam_search` signature (all
+            returned, best first).
+        length_penalty: float, its GNMT length penalty.
+        coverage_penalty: float, its GNMT coverage penalty (attention only).
+        controls: `decoding.Controls` for both signatures, or None.
+        target_prefix: ids every output starts with (a list; empty: none).
 
     Returns:
         The flatbuffer, as bytes.
@@ -55,26 +80,59 @@ def convert_to_tflite(model, max_source_length=128, max_length=32, quantization=
     check_choice("quantization", quantization, QUANTIZATIONS)
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     source_spec = tf.TensorSpec([1, max_source_length], tf.int32, name="source_ids")
+    beam = BeamSearch(beam_width, length_penalty, beam_width, coverage_penalty)
+    prefix = tf.constant([list(target_prefix)], tf.int32, shape=[1, len(target_prefix)])
+
+    def run(chooser, source_ids):
+        return search(
+            encoder, decoder, source_ids, max_length, chooser, controls, prefix
+        )
+
+    def fixed_width(ids):
+        # A fixed width: an empty output (EOS first) would otherwise be a
+        # zero-size tensor, which the TFLite runtime cannot hand back.
+        padding = [[0, 0]] * (len(ids.shape) - 1) + [
+            [0, max_length - tf.shape(ids)[-1]]
+        ]
+        return tf.pad(ids, padding)
 
     @tf.function(input_signature=[source_spec])
     def greedy(source_ids):
-        ids = search(encoder, decoder, source_ids, max_length, Greedy())["target_ids"]
-        # A fixed width: an empty output (EOS first) would otherwise be a
-        # zero-size tensor, which the TFLite runtime cannot hand back.
-        ids = tf.pad(ids, [[0, 0], [0, max_length - tf.shape(ids)[1]]])
-        return tf.reshape(ids, [1, max_length])  # a static shape, with builtin ops
+        found = run(Greedy(), source_ids)
+        return tf.reshape(fixed_width(found["target_ids"]), [1, max_length])
 
-    frozen = convert_variables_to_constants_v2(greedy.get_concrete_function())
+    @tf.function(input_signature=[source_spec])
+    def best_hypotheses(source_ids):
+        found = run(beam, source_ids)
+        ids = fixed_width(found["n_best_ids"])
+        shape = [1, beam_width]
+        return tf.reshape(ids, [*shape, max_length]), tf.reshape(
+            found["n_best_scores"], shape
+        )
+
+    frozen_greedy = convert_variables_to_constants_v2(greedy.get_concrete_function())
+    frozen_beam = convert_variables_to_constants_v2(
+        best_hypotheses.get_concrete_function()
+    )
+
+    module = tf.Module()
 
     @tf.function(input_signature=[source_spec])
     def serving_default(source_ids):
-        return {"target_ids": frozen(source_ids)[0]}
+        return {"target_ids": frozen_greedy(source_ids)[0]}
 
-    module = tf.Module()
+    @tf.function(input_signature=[source_spec])
+    def beam_search(source_ids):  # the function's name is the signature's
+        ids, scores = frozen_beam(source_ids)
+        return {"target_ids": ids, "scores": scores}
+
     module.serving_default = serving_default
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [serving_default.get_concrete_function()], module
-    )
+    module.beam_search = beam_search
+    functions = [
+        serving_default.get_concrete_function(),
+        beam_search.get_concrete_function(),
+    ]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -115,11 +173,22 @@ def tflite_ops(flatbuffer):
     return names
 
 
-def export_tflite(model, path, max_source_length=128, max_length=32, quantization=None):
-    """Writes `convert_to_tflite(...)` to `path`."""
+def export_tflite(
+    model,
+    path,
+    max_source_length=128,
+    max_length=32,
+    quantization=None,
+    **search_options,
+):
+    """Writes `convert_to_tflite(...)` to `path`; `search_options` are its
+    `beam_width`, `length_penalty`, `coverage_penalty`, `controls` and
+    `target_prefix`."""
     from s2s_keras.atomic_files import atomic_write
 
-    flatbuffer = convert_to_tflite(model, max_source_length, max_length, quantization)
+    flatbuffer = convert_to_tflite(
+        model, max_source_length, max_length, quantization, **search_options
+    )
     with atomic_write(path, "wb") as file:
         file.write(flatbuffer)
     return path

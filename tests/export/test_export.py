@@ -116,6 +116,15 @@ def test_saved_model_answers_bad_input_without_s2s_keras(exported):
         attention = model.signatures["attention"](text=tf.constant(inputs[-2:]))
         results["attention"] = list(attention["weights"].shape)
         results["scores_finite"] = bool(tf.reduce_all(tf.math.is_finite(batch["scores"])))
+        generated = model.signatures["generate"](
+            text=tf.constant(inputs), target_prefix=tf.constant([""] * len(inputs)),
+            max_length=tf.constant(4), min_length=tf.constant(2),
+            no_repeat_ngram_size=tf.constant(2), repetition_penalty=tf.constant(1.2),
+            length_penalty=tf.constant(0.6), coverage_penalty=tf.constant(0.0))
+        results["generate"] = [t.decode("utf-8") for t in generated["text"].numpy()]
+        scored = model.signatures["score"](
+            source=tf.constant(inputs), target=tf.constant(raw + [b""] * 5))
+        results["score"] = [float(v) for v in scored["log_likelihood"].numpy()]
         print(json.dumps(results))
     """
     results = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])
@@ -125,6 +134,10 @@ def test_saved_model_answers_bad_input_without_s2s_keras(exported):
     assert results["source_width"] == MAX_SOURCE  # 10,000 words cut
     assert results["attention"][0] == 2 and results["attention"][2] <= MAX_SOURCE
     assert results["scores_finite"]
+    assert len(results["generate"]) == len(BAD_INPUTS)
+    assert all(len(text.split()) <= 4 for text in results["generate"])
+    assert len(results["score"]) == len(BAD_INPUTS)
+    assert all(score < 0 for score in results["score"])
 
 
 def test_saved_model_matches_python_generation(exported):
@@ -190,7 +203,9 @@ def test_tflite_is_builtin_only_and_equals_generate_ids(exported):
     assert "WHILE" in ops
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
     interpreter = Interpreter(model_content=flatbuffer)
-    (source,) = interpreter.get_signature_runner().get_input_details().values()
+    (source,) = (
+        interpreter.get_signature_runner("serving_default").get_input_details().values()
+    )
     assert list(source["shape"]) == [1, MAX_SOURCE]  # fixed: no resizing on device
     runner = interpreter.get_signature_runner("serving_default")
     loaded = tf.saved_model.load(str(directory / "saved_model"))
@@ -219,7 +234,9 @@ def test_tflite_answers_an_empty_output(exported):
         flatbuffer = convert_to_tflite(model, MAX_SOURCE, MAX_LENGTH)
     finally:
         bias.assign(saved)
-    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
+        "serving_default"
+    )
     ids = runner(source_ids=padded(np.array([[5, 6, 7]], "int32")))["target_ids"]
     np.testing.assert_array_equal(ids, np.zeros((1, MAX_LENGTH), "int32"))
 
@@ -230,7 +247,9 @@ def test_quantized_tflite_runs(exported, quantization):
 
     _, model, _ = exported
     flatbuffer = convert_to_tflite(model, MAX_SOURCE, MAX_LENGTH, quantization)
-    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
+        "serving_default"
+    )
     ids = runner(source_ids=padded(np.array([[5, 6, 7]], "int32")))["target_ids"]
     assert ids.shape == (1, MAX_LENGTH)
 
@@ -303,7 +322,9 @@ def test_copy_and_coverage_model_exports_with_parity(tmp_path):
     assert not [
         op for op in tflite_ops(flatbuffer) if op.startswith("Flex") or op == "CUSTOM"
     ]
-    runner = Interpreter(model_content=flatbuffer).get_signature_runner()
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
+        "serving_default"
+    )
     loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
     identical = 0
     for length in range(1, MAX_SOURCE + 1):
@@ -321,3 +342,204 @@ def test_copy_and_coverage_model_exports_with_parity(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     inputs = {"source_ids": source_ids, "target_ids": np.array([[BOS_ID, 5]], "int32")}
     np.testing.assert_allclose(reloaded(inputs), model(inputs), atol=1e-6)
+
+
+CONTROLS = {
+    "method": "beam",
+    "beam_width": 3,
+    "length_penalty": 0.6,
+    "coverage_penalty": 0.2,
+    "min_length": 3,
+    "no_repeat_ngram_size": 2,
+    "repetition_penalty": 1.3,
+}
+
+
+@pytest.fixture(scope="module")
+def controlled(tmp_path_factory):
+    """An export that decodes with beam search and every control."""
+    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
+    model = sharp_model(tokenizer.vocab_size)
+    directory = tmp_path_factory.mktemp("controlled")
+    write_export(
+        directory,
+        model,
+        tokenizer,
+        max_source_length=MAX_SOURCE,
+        max_length=MAX_LENGTH,
+        target_prefix="the",
+        **CONTROLS,
+    )
+    return directory, model, tokenizer
+
+
+def python_generation(model, tokenizer, texts, prefixes, **settings):
+    """What `generate` gives for texts, as the SavedModel tokenizes them."""
+    source_ids = tokenizer.tokenize(texts)[:, :MAX_SOURCE].to_tensor()
+    prefix = [list(row) for row in tokenizer.tokenize(prefixes).numpy()]
+    return generate(
+        model, source_ids, tokenizer=tokenizer, target_prefix=prefix, **settings
+    )
+
+
+def test_export_json_holds_every_decoding_setting(controlled):
+    directory, _, _ = controlled
+    settings = json.loads((directory / "export.json").read_text())
+    assert settings["generator"] == {
+        **CONTROLS,
+        "max_length": MAX_LENGTH,
+        "target_prefix": "the",
+    }
+    assert set(settings["tflite"]["signatures"]) == {"serving_default", "beam_search"}
+
+
+def test_saved_model_decodes_with_the_export_controls(controlled):
+    directory, model, tokenizer = controlled
+    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    texts = BAD_INPUTS[4:]
+    expected = python_generation(
+        model, tokenizer, texts, ["the"] * len(texts), max_length=MAX_LENGTH, **CONTROLS
+    )
+    served = loaded.signatures["serving_default"](text=tf.constant(texts))
+    assert list(served["text"].numpy()) == list(
+        tokenizer.detokenize(expected["target_ids"]).numpy()
+    )
+    np.testing.assert_allclose(served["scores"], expected["scores"], atol=1e-4)
+    prefix = list(tokenizer.tokenize(["the"]).numpy()[0])
+    for ids in expected["target_ids"]:
+        assert list(ids[: len(prefix)]) == prefix and len(ids[ids != 0]) >= 3
+        words = tokenizer.detokenize(ids[None]).numpy()[0].decode().split()
+        bigrams = list(zip(words, words[1:], strict=False))
+        assert len(set(bigrams)) == len(bigrams)
+
+
+def settings_inputs(**settings):
+    defaults = {
+        "max_length": MAX_LENGTH,
+        "min_length": 0,
+        "no_repeat_ngram_size": 0,
+        "repetition_penalty": 1.0,
+        "length_penalty": 0.6,
+        "coverage_penalty": 0.0,
+    }
+    values = {**defaults, **settings}
+    return {
+        name: tf.constant(value, tf.int32 if isinstance(value, int) else tf.float32)
+        for name, value in values.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"no_repeat_ngram_size": 1, "min_length": 5, "max_length": 7},
+        {"repetition_penalty": 2.0, "length_penalty": 0.0, "coverage_penalty": 1.0},
+    ],
+    ids=["none", "blocking", "penalties"],
+)
+def test_generate_signature_takes_the_settings_per_call(controlled, settings):
+    directory, model, tokenizer = controlled
+    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    texts = BAD_INPUTS[4:]
+    prefixes = ["", "the", "", "reads the"]
+    served = loaded.signatures["generate"](
+        text=tf.constant(texts),
+        target_prefix=tf.constant(prefixes),
+        **settings_inputs(**settings),
+    )
+    expected = python_generation(
+        model,
+        tokenizer,
+        texts,
+        prefixes,
+        **{
+            **CONTROLS,
+            "min_length": 0,
+            "no_repeat_ngram_size": 0,
+            "repetition_penalty": 1.0,
+            "coverage_penalty": 0.0,
+            "max_length": MAX_LENGTH,
+            "num_results": 3,
+            **settings,
+        },
+    )
+    assert list(served["text"].numpy()) == list(
+        tokenizer.detokenize(expected["target_ids"]).numpy()
+    )
+    np.testing.assert_allclose(served["scores"], expected["scores"], atol=1e-4)
+    assert served["n_best"].shape == (len(texts), 3)
+    np.testing.assert_allclose(
+        served["n_best_scores"], expected["n_best_scores"], atol=1e-4
+    )
+
+
+def test_score_signature_equals_decoding_score(controlled):
+    from s2s_keras.decoding import score
+
+    directory, model, tokenizer = controlled
+    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    sources = BAD_INPUTS[4:]
+    targets = ["the encoder", "", "reads the source", "😀"]
+    served = loaded.signatures["score"](
+        source=tf.constant(sources), target=tf.constant(targets)
+    )
+    source_ids = tokenizer.tokenize(sources)[:, :MAX_SOURCE].to_tensor().numpy()
+    target_ids = tokenizer.tokenize(targets).to_tensor().numpy()
+    expected = score(model, source_ids, target_ids)
+    np.testing.assert_allclose(served["log_likelihood"], expected, atol=1e-4)
+    np.testing.assert_array_equal(served["length"], (target_ids != 0).sum(1) + 1)
+    # The export's own output scores as its search scored it (beam: before
+    # the length and coverage penalties, so check with the plain model score).
+    generated = loaded.signatures["generate"](
+        text=tf.constant(sources),
+        target_prefix=tf.constant([""] * 4),
+        **settings_inputs(length_penalty=0.0),
+    )
+    rescored = loaded.signatures["score"](
+        source=tf.constant(sources), target=generated["text"]
+    )
+    assert (rescored["log_likelihood"].numpy() < 0).all()
+
+
+def test_tflite_beam_search_signature_equals_the_saved_model(controlled):
+    from ai_edge_litert.interpreter import Interpreter
+
+    directory, model, tokenizer = controlled
+    flatbuffer = (directory / "model.tflite").read_bytes()
+    assert not [
+        op for op in tflite_ops(flatbuffer) if op.startswith("Flex") or op == "CUSTOM"
+    ]
+    interpreter = Interpreter(model_content=flatbuffer)
+    beam = interpreter.get_signature_runner("beam_search")
+    greedy = interpreter.get_signature_runner("serving_default")
+    prefix = [list(tokenizer.tokenize(["the"]).numpy()[0])]
+    rng = np.random.default_rng(4)
+    identical = 0
+    for length in range(1, MAX_SOURCE + 1):
+        source_ids = rng.integers(4, tokenizer.vocab_size, (1, length)).astype("int32")
+        on_device = beam(source_ids=padded(source_ids))
+        assert on_device["target_ids"].shape == (1, 3, MAX_LENGTH)
+        assert on_device["scores"].shape == (1, 3)
+        expected = generate(
+            model,
+            source_ids,
+            max_length=MAX_LENGTH,
+            num_results=3,
+            tokenizer=tokenizer,
+            target_prefix=prefix,
+            **CONTROLS,
+        )
+        n_best = np.pad(
+            expected["n_best_ids"],
+            [[0, 0], [0, 0], [0, MAX_LENGTH - expected["n_best_ids"].shape[2]]],
+        )
+        same = np.array_equal(on_device["target_ids"], n_best)
+        identical += same
+        # Ties aside (see check_parity), the best hypotheses and scores agree.
+        np.testing.assert_allclose(
+            on_device["scores"], expected["n_best_scores"], atol=1e-3
+        )
+        greedy_ids = greedy(source_ids=padded(source_ids))["target_ids"]
+        assert (greedy_ids[0, : len(prefix[0])] == prefix[0]).all()
+    assert identical >= MAX_SOURCE - 2
