@@ -16,6 +16,7 @@ import pathlib
 
 from s2s_keras.checks import check_choice
 from s2s_keras.decoding import METHODS
+from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
 from s2s_keras.distribute import PRECISIONS
 from s2s_keras.distribute import STRATEGIES
@@ -196,7 +197,8 @@ class GenerationConfig:
         method: a `decoding.METHODS` name.
         beam_width: live hypotheses per source (beam).
         length_penalty: the GNMT exponent (beam).
-        coverage_penalty: GNMT's beta (beam; 0 = off).
+        coverage_penalty: the coverage penalty's beta (beam; 0 = off).
+        coverage_form: `"gnmt"` or `"summary"`, its form.
         max_length: output tokens at most.
         min_length: output tokens at least.
         no_repeat_ngram_size: no n-gram repeats in an output (0 = off).
@@ -210,6 +212,7 @@ class GenerationConfig:
     beam_width: int = 4
     length_penalty: float = 0.6
     coverage_penalty: float = 0.0
+    coverage_form: str = "gnmt"
     max_length: int = 24
     min_length: int = 0
     no_repeat_ngram_size: int = 0
@@ -221,6 +224,7 @@ class GenerationConfig:
     def __post_init__(self):
         check_choice("method", self.method, METHODS)
         check_choice("ngram_unit", self.ngram_unit, NGRAM_UNITS)
+        check_choice("coverage_form", self.coverage_form, COVERAGE_FORMS)
 
     def settings(self):
         """The `Generator` / `generate` keyword arguments (all but the prefix)."""

@@ -28,6 +28,7 @@ from s2s_keras.config import ModelConfig
 from s2s_keras.config import RunConfig
 from s2s_keras.config import TrainingConfig
 from s2s_keras.decoding import METHODS
+from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
 from s2s_keras.distribute import PRECISIONS
 from s2s_keras.distribute import STRATEGIES
@@ -123,7 +124,8 @@ def recipe_parser(description, task):
     generation.add_argument("--method", "--decoder", choices=METHODS, default="greedy", help="decoding method used for scoring and in the export; --decoder is its older name (default: %(default)s)")
     generation.add_argument("--beam-width", type=positive_int, default=4, help="beam width (default: %(default)s)")
     generation.add_argument("--length-penalty", type=float, default=0.6, help="the GNMT length penalty exponent of beam search (default: %(default)s)")
-    generation.add_argument("--coverage-penalty", type=non_negative_float, default=0.0, help="GNMT's coverage penalty beta for beam search: favours outputs that attended to the whole source; needs attention (default: %(default)s, off)")
+    generation.add_argument("--coverage-penalty", type=non_negative_float, default=0.0, help="beta of beam search's coverage penalty (see --coverage-form); needs attention (default: %(default)s, off)")
+    generation.add_argument("--coverage-form", choices=COVERAGE_FORMS, default="gnmt", help="gnmt: favour outputs that attended to every source word (translation); summary: penalize attending to a source word more than once in all (default: %(default)s)")
     generation.add_argument("--min-length", type=non_negative_int, default=0, help="output subwords at least: <EOS> is banned before (default: %(default)s)")
     generation.add_argument("--no-repeat-ngram-size", type=non_negative_int, default=0, help="no n-gram occurs twice in an output, n counted in --ngram-unit (default: %(default)s, off)")
     generation.add_argument("--ngram-unit", choices=NGRAM_UNITS, default="word", help="what --no-repeat-ngram-size counts: words (a piece that starts one and those after it) or subwords (default: %(default)s)")

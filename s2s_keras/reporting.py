@@ -10,6 +10,7 @@ from s2s_keras import plotting
 from s2s_keras.console import log
 from s2s_keras.evaluation import attention_examples
 from s2s_keras.export import write_export
+from s2s_keras.generation_search import describe
 from s2s_keras.metrics import TITLES
 from s2s_keras.runner import exported
 
@@ -55,7 +56,7 @@ Trained by `recipes/{task}.py` ({"--quick smoke run" if data.quick else "full ru
 - Model: LSTM encoder-decoder, attention {model.attention or "none"}, {model.layers} layer(s) of {model.units} units,
   embeddings {model.embedding_dim}, subword vocabulary {data.vocab_size}{", bidirectional encoder" if model.bidirectional else ""}.
 - Training: {minutes:.1f} minutes, batch {training.batch_size}, Adam {training.learning_rate:g}, seed {training.seed}.
-- Generation: {config.generation.method}, at most {config.generation.max_length} subwords.
+- Generation: {describe(config.generation)}, at most {config.generation.max_length} subwords (all the settings: `export.json`).
 
 ## Scores on the test split ({sizes["test"]} pairs)
 

@@ -105,3 +105,27 @@ def test_the_data_flags_reach_the_data_and_training_configs():
     assert config.training.steps_per_epoch == 100
     with pytest.raises(SystemExit):
         parse("summarize", ["--shards", "0"])
+
+
+def test_the_decoding_controls_reach_the_generation_config():
+    config = flags.run_config(
+        parse(
+            "summarize",
+            [
+                "--method", "beam", "--no-repeat-ngram-size", "3", "--ngram-unit",
+                "subword", "--min-length", "4", "--repetition-penalty", "1.2",
+                "--coverage-penalty", "2", "--coverage-form", "summary",
+                "--target-prefix", "a library",
+            ],
+        )
+    )  # fmt: skip
+    generation = config.generation
+    assert (generation.no_repeat_ngram_size, generation.ngram_unit) == (3, "subword")
+    assert (generation.min_length, generation.repetition_penalty) == (4, 1.2)
+    assert (generation.coverage_penalty, generation.coverage_form) == (2.0, "summary")
+    assert generation.target_prefix == "a library"
+    assert "target_prefix" not in generation.settings()  # a per-call input
+    for bad in (["--min-length", "-1"], ["--repetition-penalty", "0"],
+                ["--coverage-form", "wu"], ["--ngram-unit", "char"]):  # fmt: skip
+        with pytest.raises(SystemExit):
+            parse("summarize", bad)

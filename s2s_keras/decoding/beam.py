@@ -7,14 +7,20 @@ scored with the length penalty of Wu et al. (2016), and is not extended:
 
     score(Y) = log P(Y | X) / lp(Y),   lp(Y) = ((5 + |Y|) / 6) ** length_penalty
 
-With a coverage penalty (GNMT's beta, from the attention weights), a
-finished hypothesis also gets
+With a coverage penalty beta, a finished hypothesis also gets cp(Y), from
+its attention summed over the steps, cov_i = sum_t alpha_{t,i} (the step
+that chose `<EOS>` included), over the real source positions i, in one of
+two forms (`coverage_form`):
 
-    cp(Y) = beta * sum_i log(min(sum_t alpha_{t,i}, 1))
+    "gnmt":     cp(Y) = beta * sum_i log(min(cov_i, 1))     (Wu et al., 2016)
+    "summary":  cp(Y) = -beta * sum_i (max(cov_i, 1) - 1)   (OpenNMT-py's)
 
-over the real source positions i: a summary that never looked at part of
-its source scores lower. The attention summed over t includes the step that
-chose `<EOS>`; a position never attended counts as log(1e-9).
+GNMT's rewards an output that attends to every source word at least once
+(a translation); a position never attended counts as log(1e-9). The
+summary form instead penalizes attending to a source word more than once
+in all, which is what repeats in a summary look like: a summary is short
+and leaves most of its source unread, so GNMT's form would push it to read
+everything.
 
 A source is done once no live hypothesis can still beat its `num_results`
 best finished ones: a live hypothesis's log-probability can only fall as it
@@ -38,6 +44,7 @@ import collections
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_choice
 from s2s_keras.checks import check_non_negative_float
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.choosers import TokenChooser
@@ -69,10 +76,19 @@ def length_penalty_of(length, length_penalty):
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, length_penalty)
 
 
-def coverage_penalty_of(coverage, coverage_penalty):
-    """GNMT coverage penalty of summed attention `(..., S)` -> `(...)`, <= 0."""
+COVERAGE_FORMS = ("gnmt", "summary")
+
+
+def coverage_penalty_of(coverage, coverage_penalty, form="gnmt"):
+    """The coverage penalty of summed attention `(..., S)` -> `(...)`, <= 0.
+
+    Padding holds coverage 1, which costs nothing in either form.
+    """
     if coverage.shape[-1] == 0:
         return 0.0
+    if form == "summary":
+        excess = tf.maximum(coverage, 1.0) - 1.0
+        return -coverage_penalty * tf.reduce_sum(excess, axis=-1)
     covered = tf.maximum(tf.minimum(coverage, 1.0), COVERAGE_FLOOR)
     return coverage_penalty * tf.reduce_sum(tf.math.log(covered), axis=-1)
 
@@ -84,8 +100,9 @@ class BeamSearch(TokenChooser):
         beam_width: int, live hypotheses per source.
         length_penalty: float, the GNMT exponent; 0 ranks by log-probability.
         num_results: int <= beam_width, hypotheses returned per source.
-        coverage_penalty: float >= 0, GNMT's beta; 0 turns it off. Needs
-            a model with attention.
+        coverage_penalty: float >= 0, the coverage penalty's beta; 0 turns
+            it off. Needs a model with attention.
+        coverage_form: `"gnmt"` or `"summary"` (see the module docstring).
 
     `length_penalty` and `coverage_penalty` may be scalar tensors (the
     SavedModel's `generate` signature).
@@ -98,7 +115,12 @@ class BeamSearch(TokenChooser):
     """
 
     def __init__(
-        self, beam_width=4, length_penalty=0.6, num_results=1, coverage_penalty=0.0
+        self,
+        beam_width=4,
+        length_penalty=0.6,
+        num_results=1,
+        coverage_penalty=0.0,
+        coverage_form="gnmt",
     ):
         self.width = check_positive_int("beam_width", beam_width)
         self.num_results = check_positive_int("num_results", num_results)
@@ -111,6 +133,9 @@ class BeamSearch(TokenChooser):
         if not tf.is_tensor(coverage_penalty):
             check_non_negative_float("coverage_penalty", coverage_penalty)
         self.coverage_penalty = _number(coverage_penalty, float)
+        self.coverage_form = check_choice(
+            "coverage_form", coverage_form, COVERAGE_FORMS
+        )
         self.needs_attention = tf.is_tensor(coverage_penalty) or coverage_penalty > 0
 
     def start(self, source_mask, max_length, return_attention):
@@ -166,7 +191,7 @@ class BeamSearch(TokenChooser):
         ends = tf.logical_and(tf.equal(top_tokens, EOS_ID), real)  # (batch, k)
 
         final = top_scores / length_penalty_of(step + 1, penalty)
-        final += coverage_penalty_of(top_coverage, self.coverage_penalty)
+        final += self._coverage_penalty(top_coverage)
         extended = Hypotheses(top_ids, final, top_attention, top_coverage)
         finished = _keep_best(finished, extended, ends, k)
         live = tf.logical_and(real, tf.logical_not(ends))
@@ -190,6 +215,9 @@ class BeamSearch(TokenChooser):
     def all_done(self, progress):
         return tf.reduce_all(progress.done)
 
+    def _coverage_penalty(self, coverage):
+        return coverage_penalty_of(coverage, self.coverage_penalty, self.coverage_form)
+
     def results(self, progress, steps, return_attention):
         alive, finished, _ = progress
         # Hypotheses still live at the end are cut by max_length: score them
@@ -197,7 +225,7 @@ class BeamSearch(TokenChooser):
         still_live = alive.scores > NEGATIVE / 2
         cut = alive._replace(
             scores=alive.scores / length_penalty_of(steps, self.length_penalty)
-            + coverage_penalty_of(alive.coverage, self.coverage_penalty)
+            + self._coverage_penalty(alive.coverage)
         )
         best = _keep_best(finished, cut, still_live, self.width)
         real = best.scores > NEGATIVE / 2  # (batch, k): the rest are empty places

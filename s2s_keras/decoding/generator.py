@@ -41,7 +41,9 @@ class Generator(tf.Module):
         top_k: int or None (sample).
         top_p: float in (0, 1] or None (sample).
         seed: int, sampling seed: the same seed gives the same sample.
-        coverage_penalty: float >= 0, GNMT's beta (beam; needs attention).
+        coverage_penalty: float >= 0, the coverage penalty's beta (beam;
+            needs attention).
+        coverage_form: `"gnmt"` or `"summary"` (see `beam.py`).
         min_length: int, output tokens at least (`<EOS>` is banned before).
         no_repeat_ngram_size: int, no n-gram occurs twice in an output
             (0 = off).
@@ -79,6 +81,7 @@ class Generator(tf.Module):
         top_p=None,
         seed=0,
         coverage_penalty=0.0,
+        coverage_form="gnmt",
         min_length=0,
         no_repeat_ngram_size=0,
         ngram_unit="word",
@@ -98,6 +101,7 @@ class Generator(tf.Module):
             length_penalty=length_penalty,
             num_results=num_results,
             coverage_penalty=coverage_penalty,
+            coverage_form=coverage_form,
             temperature=temperature,
             top_k=top_k,
             top_p=top_p,

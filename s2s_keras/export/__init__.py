@@ -1,6 +1,7 @@
 """Exports: SavedModel (text in, text out), TFLite (ids in, ids out), .keras."""
 
 from s2s_keras.export.directory import predict_texts
+from s2s_keras.export.directory import read_export
 from s2s_keras.export.directory import write_export
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
@@ -14,6 +15,7 @@ __all__ = [
     "export_saved_model",
     "export_tflite",
     "predict_texts",
+    "read_export",
     "tflite_ops",
     "write_export",
 ]

@@ -108,6 +108,7 @@ def write_export(
                 beam_width=beam_width,
                 length_penalty=options.get("length_penalty", 0.6),
                 coverage_penalty=options.get("coverage_penalty", 0.0),
+                coverage_form=options.get("coverage_form", "gnmt"),
                 controls=controls,
                 target_prefix=_prefix_ids(target_tokenizer, options),
             )
@@ -135,6 +136,44 @@ def _prefix_ids(tokenizer, options):
     """The export's `target_prefix` text as a list of ids."""
     text = options.get("target_prefix") or ""
     return [int(i) for i in tokenizer.tokenize([text]).to_tensor().numpy()[0]]
+
+
+def read_export(directory):
+    """An export directory read back for Python: model, tokenizer and settings.
+
+    Args:
+        directory: an export folder (`write_export`'s, a recipe's `--output`).
+
+    Returns:
+        A dict: `"model"` (the Keras model), `"tokenizer"` (the source
+        `SubwordTokenizer`), `"target_tokenizer"` (the same one unless the
+        export has its own), `"settings"` (`export.json`) and `"metrics"`
+        (`metrics.json`, or None for an export without one).
+    """
+    import keras
+
+    from s2s_keras.text import SubwordTokenizer
+
+    directory = pathlib.Path(directory)
+    if not (directory / "model.keras").is_file():
+        raise ValueError(
+            f"No export in {directory}: model.keras not found. Pass the "
+            "--output of an earlier run."
+        )
+    tokenizer = SubwordTokenizer.load(directory / "tokenizer")
+    target = directory / "target_tokenizer"
+    metrics_file = directory / "metrics.json"
+    return {
+        "model": keras.saving.load_model(directory / "model.keras", safe_mode=True),
+        "tokenizer": tokenizer,
+        "target_tokenizer": SubwordTokenizer.load(target)
+        if target.is_dir()
+        else tokenizer,
+        "settings": json.loads((directory / "export.json").read_text()),
+        "metrics": json.loads(metrics_file.read_text())
+        if metrics_file.is_file()
+        else None,
+    }
 
 
 def predict_texts(directory, texts):

@@ -143,6 +143,7 @@ class Seq2SeqServer(tf.Module):
             num_results=options.get("beam_width", 4),
             length_penalty=length_penalty,
             coverage_penalty=coverage_penalty if self.has_attention else 0.0,
+            coverage_form=options.get("coverage_form", "gnmt"),
             **{
                 key: options[key]
                 for key in ("temperature", "top_k", "top_p", "seed")

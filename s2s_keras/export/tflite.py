@@ -49,6 +49,7 @@ def convert_to_tflite(
     beam_width=4,
     length_penalty=0.6,
     coverage_penalty=0.0,
+    coverage_form="gnmt",
     controls=None,
     target_prefix=(),
 ):
@@ -64,7 +65,8 @@ def convert_to_tflite(
         beam_width: int, hypotheses of the `beam_search` signature (all
             returned, best first).
         length_penalty: float, its GNMT length penalty.
-        coverage_penalty: float, its GNMT coverage penalty (attention only).
+        coverage_penalty: float, its coverage penalty (attention only).
+        coverage_form: `"gnmt"` or `"summary"`.
         controls: `decoding.Controls` for both signatures, or None.
         target_prefix: ids every output starts with (a list; empty: none).
 
@@ -80,7 +82,9 @@ def convert_to_tflite(
     check_choice("quantization", quantization, QUANTIZATIONS)
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     source_spec = tf.TensorSpec([1, max_source_length], tf.int32, name="source_ids")
-    beam = BeamSearch(beam_width, length_penalty, beam_width, coverage_penalty)
+    beam = BeamSearch(
+        beam_width, length_penalty, beam_width, coverage_penalty, coverage_form
+    )
     prefix = tf.constant([list(target_prefix)], tf.int32, shape=[1, len(target_prefix)])
 
     def run(chooser, source_ids):
@@ -182,8 +186,8 @@ def export_tflite(
     **search_options,
 ):
     """Writes `convert_to_tflite(...)` to `path`; `search_options` are its
-    `beam_width`, `length_penalty`, `coverage_penalty`, `controls` and
-    `target_prefix`."""
+    `beam_width`, `length_penalty`, `coverage_penalty`, `coverage_form`,
+    `controls` and `target_prefix`."""
     from s2s_keras.atomic_files import atomic_write
 
     flatbuffer = convert_to_tflite(

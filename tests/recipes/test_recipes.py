@@ -168,3 +168,20 @@ def test_help_explains_every_flag():
                  "--beam-width", "--output", "--seed", "--quick", "--predict", "--time-budget"]:  # fmt: skip
         assert flag in result.stdout
     assert "lead baseline" in result.stdout
+
+
+def test_tune_decoding_chooses_on_validation_pairs(pairs_file, tmp_path, capsys):
+    """A quick run's export, its decoding searched on a few validation pairs."""
+    load_recipe("summarize").main(quick_args(pairs_file, tmp_path / "run"))
+    tune = load_recipe("tune_decoding")
+    summary = tune.main(["--model", str(tmp_path / "run"), "--pairs", "12"])
+    printed = capsys.readouterr().out
+    assert "Best:" in printed and "Flags:" in printed
+    trials = summary["trials"]
+    assert len(trials) >= 10 and summary["validation_pairs"] == 12
+    best = max(trial["scores"]["rougeL"] for trial in trials)
+    chosen = [t for t in trials if t["settings"] == summary["best"]]
+    assert chosen[0]["scores"]["rougeL"] == best
+    assert (
+        json.loads((tmp_path / "run" / "decoding_search.json").read_text()) == summary
+    )

@@ -1,0 +1,150 @@
+"""Choosing the decoding settings of a trained model on validation pairs.
+
+A coordinate search: one setting at a time, in the order of `CANDIDATES`,
+each of its values is tried with the others held at the best found so far,
+and the best is kept (an earlier value wins a tie, so a control that does
+not help stays off). Scored by the task's headline metric (`metrics.HEADLINE`:
+ROUGE-L for summaries and answers, BLEU for translations and paraphrases)
+on validation pairs: the test pairs stay for the final score.
+
+    best, trials = search_generation(model, tokenizer, validation_pairs, "rouge")
+
+About 20 evaluations of the pairs; every setting tried is scored once.
+"""
+
+import dataclasses
+import time
+
+from s2s_keras import metrics
+from s2s_keras.config import GenerationConfig
+from s2s_keras.console import log
+from s2s_keras.evaluation import generate_texts
+
+# Setting (or settings searched together) -> values tried, in the order
+# searched. The method first: beam search's penalties are only searched
+# once it is chosen.
+CANDIDATES = {
+    "method": ["greedy", "beam"],
+    "length_penalty": [0.6, 0.0, 1.0, 1.5],
+    "no_repeat_ngram_size": [0, 2, 3, 4],
+    "min_length": [0, 2, 4, 6, 8],
+    ("coverage_form", "coverage_penalty"): [
+        ("gnmt", 0.0),
+        ("gnmt", 0.1),
+        ("gnmt", 0.3),
+        ("summary", 0.5),
+        ("summary", 2.0),
+        ("summary", 5.0),
+    ],
+    "repetition_penalty": [1.0, 1.2, 1.5],
+}
+BEAM_ONLY = {"length_penalty", "coverage_penalty", "coverage_form"}
+
+
+@dataclasses.dataclass
+class Trial:
+    """One setting tried: its `GenerationConfig`, scores and seconds per pair."""
+
+    generation: GenerationConfig
+    scores: dict
+    seconds_per_pair: float
+
+
+def search_generation(
+    model,
+    tokenizer,
+    pairs,
+    metric,
+    start=None,
+    candidates=None,
+    max_source_length=96,
+    has_attention=True,
+):
+    """Finds the decoding settings that score best on `pairs`.
+
+    Args:
+        model: a trained model from `build_seq2seq`.
+        tokenizer: its `SubwordTokenizer`.
+        pairs: validation `(source, target)` pairs.
+        metric: `"rouge"` or `"bleu"`.
+        start: the `GenerationConfig` to start from (its `max_length`
+            stays); defaults to `GenerationConfig()`.
+        candidates: setting -> values, in the order searched (a tuple of
+            settings -> tuples of values, searched together); defaults to
+            `CANDIDATES`.
+        max_source_length: int, source subwords kept.
+        has_attention: bool; without attention the coverage penalty is
+            not tried.
+
+    Returns:
+        `(best GenerationConfig, trials)`, the trials in the order run.
+    """
+    candidates = {
+        _names(setting): values
+        for setting, values in (
+            CANDIDATES if candidates is None else candidates
+        ).items()
+        if has_attention or "coverage_penalty" not in _names(setting)
+    }
+    headline = metrics.HEADLINE[metric]
+    sources = [source for source, _ in pairs]
+    references = [target for _, target in pairs]
+    trials = {}
+
+    def trial(generation):
+        if generation not in trials:
+            began = time.perf_counter()
+            outputs = generate_texts(
+                model, tokenizer, sources, generation, max_source_length
+            )
+            seconds = (time.perf_counter() - began) / len(sources)
+            scores = metrics.score(metric, outputs, references)
+            trials[generation] = Trial(generation, scores, seconds)
+            log(f"  {describe(generation)}: {headline} {scores[headline]:.2f}")
+        return trials[generation].scores[headline]
+
+    best = start or GenerationConfig()
+    best_score = trial(best)
+    for names, values in candidates.items():
+        if BEAM_ONLY.issuperset(names) and best.method != "beam":
+            continue
+        for value in values:
+            value = value if len(names) > 1 else (value,)
+            tried = dataclasses.replace(best, **dict(zip(names, value, strict=True)))
+            score = trial(tried)
+            if score > best_score:
+                best, best_score = tried, score
+    return best, list(trials.values())
+
+
+def _names(setting):
+    return setting if isinstance(setting, tuple) else (setting,)
+
+
+def describe(generation):
+    """A `GenerationConfig` in a few words: "beam 4, lp 0.6, no 3-gram, min 4"."""
+    parts = [generation.method]
+    if generation.method == "beam":
+        parts = [f"beam {generation.beam_width}, lp {generation.length_penalty:g}"]
+        if generation.coverage_penalty:
+            form = generation.coverage_form
+            parts.append(f"cp {generation.coverage_penalty:g} ({form})")
+    if generation.no_repeat_ngram_size:
+        unit = "" if generation.ngram_unit == "word" else " subword"
+        parts.append(f"no repeated{unit} {generation.no_repeat_ngram_size}-gram")
+    if generation.min_length:
+        parts.append(f"min {generation.min_length}")
+    if generation.repetition_penalty != 1.0:
+        parts.append(f"rp {generation.repetition_penalty:g}")
+    return ", ".join(parts)
+
+
+def as_flags(generation):
+    """The recipe flags that give `generation` (those not at their default)."""
+    default = GenerationConfig()
+    flags = []
+    for field in dataclasses.fields(GenerationConfig):
+        value = getattr(generation, field.name)
+        if field.name != "max_length" and value != getattr(default, field.name):
+            flags += [f"--{field.name.replace('_', '-')}", str(value)]
+    return flags
