@@ -2,8 +2,9 @@
 
 A coordinate search: one setting at a time, in the order of `CANDIDATES`,
 each of its values is tried with the others held at the best found so far,
-and the best is kept (an earlier value wins a tie, so a control that does
-not help stays off). Scored by the task's headline metric (`metrics.HEADLINE`:
+and the best is kept, if it beats the best so far by `min_gain` points (so
+a control that helps by less than the noise of the validation score stays
+as it was: off). Scored by the task's headline metric (`metrics.HEADLINE`:
 ROUGE-L for summaries and answers, BLEU for translations and paraphrases)
 on validation pairs: the test pairs stay for the final score.
 
@@ -25,7 +26,7 @@ from s2s_keras.evaluation import generate_texts
 # once it is chosen.
 CANDIDATES = {
     "method": ["greedy", "beam"],
-    "length_penalty": [0.6, 0.0, 1.0, 1.5],
+    "length_penalty": [0.6, 0.0, 1.0, 1.5, 2.0],
     "no_repeat_ngram_size": [0, 2, 3, 4],
     "min_length": [0, 2, 4, 6, 8],
     ("coverage_form", "coverage_penalty"): [
@@ -59,6 +60,7 @@ def search_generation(
     candidates=None,
     max_source_length=96,
     has_attention=True,
+    min_gain=0.1,
 ):
     """Finds the decoding settings that score best on `pairs`.
 
@@ -75,6 +77,8 @@ def search_generation(
         max_source_length: int, source subwords kept.
         has_attention: bool; without attention the coverage penalty is
             not tried.
+        min_gain: float, points of the headline score a change must add
+            to be kept.
 
     Returns:
         `(best GenerationConfig, trials)`, the trials in the order run.
@@ -112,7 +116,7 @@ def search_generation(
             value = value if len(names) > 1 else (value,)
             tried = dataclasses.replace(best, **dict(zip(names, value, strict=True)))
             score = trial(tried)
-            if score > best_score:
+            if score >= best_score + min_gain:
                 best, best_score = tried, score
     return best, list(trials.values())
 

@@ -139,7 +139,7 @@ class Controls:
         Args:
             log_probs: float32 `(rows, vocab)`.
             history: int32 `(rows, max_length)`, the tokens written so far
-                (0 from `step` on), or None when no control reads it.
+                (0 from `step` on); `(rows, 0)` when no control reads it.
             step: int32 scalar t.
             max_length: int or int32 scalar, output tokens at most.
             prefix: int32 `(rows, P)` forced ids, 0-padded at the end, or None.

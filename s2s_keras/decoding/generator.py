@@ -212,8 +212,11 @@ def prefix_ids(target_prefix, batch_size, vocab_size):
         ValueError: not one prefix per row, or an id that is not an output
             token (`<PAD>`, `<BOS>`, `<EOS>` or out of the vocabulary).
     """
+    if tf.is_tensor(target_prefix):
+        target_prefix = target_prefix.numpy()
     rows = [list(np.asarray(row).reshape(-1)) for row in target_prefix]
     if isinstance(target_prefix, np.ndarray) and target_prefix.ndim == 2:
+        # 0-padded rows: the padding after the last id goes.
         rows = [row[: int(np.max(np.nonzero(row)[0], initial=-1)) + 1] for row in rows]
     if len(rows) != batch_size:
         raise ValueError(

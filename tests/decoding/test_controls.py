@@ -505,3 +505,34 @@ def test_hand_built_coverage_penalty_prefers_covering_the_source():
     covering = BeamSearch(beam_width=4, length_penalty=0.0, coverage_penalty=1.0)
     assert run(table, plain, attends=attends) == ["▁a"]
     assert run(table, covering, attends=attends) == ["▁a", "▁b"]
+
+
+def test_prefixes_are_checked_and_taken_padded_or_ragged(tiny):
+    ragged = generate(tiny, SOURCES[:2], max_length=4, target_prefix=[[5, 6], []])
+    padded = generate(
+        tiny, SOURCES[:2], max_length=4, target_prefix=np.array([[5, 6], [0, 0]])
+    )
+    np.testing.assert_array_equal(ragged["target_ids"], padded["target_ids"])
+    assert list(ragged["target_ids"][0, :2]) == [5, 6]
+    with pytest.raises(ValueError, match="one target_prefix per source row"):
+        generate(tiny, SOURCES[:2], max_length=4, target_prefix=[[5]])
+    with pytest.raises(ValueError, match=r"Received: \[3\] in \[5, 3\]"):
+        generate(tiny, SOURCES[:2], max_length=4, target_prefix=[[5, EOS_ID], []])
+    with pytest.raises(ValueError, match=r"Received: \[0\] in \[0, 5\]"):
+        generate(
+            tiny, SOURCES[:2], max_length=4, target_prefix=np.array([[0, 5], [4, 0]])
+        )
+    with pytest.raises(ValueError, match="min_length"):
+        generate(tiny, SOURCES[:2], max_length=4, min_length=5)
+    with pytest.raises(ValueError, match="coverage_form"):
+        generate(tiny, SOURCES[:2], method="beam", coverage_form="wu")
+
+
+def test_coverage_penalty_needs_attention():
+    plain = build_seq2seq(VOCAB, VOCAB, embedding_dim=4, units=8, attention=None)
+    with pytest.raises(
+        ValueError, match="coverage_penalty needs a model with attention"
+    ):
+        generate(plain, SOURCES[:1], method="beam", coverage_penalty=0.5)
+    found = generate(plain, SOURCES[:1], method="beam", min_length=2, max_length=4)
+    assert (found["target_ids"] != PAD_ID).sum() >= 2  # the other controls work
