@@ -57,7 +57,7 @@ def settings_compared(task):
             beam,
             no_repeat_ngram_size=3,
             coverage_form="summary",
-            coverage_penalty=2.0,
+            coverage_penalty=0.5,
             min_length=4,
         ),
         "the default (chosen on validation)": GenerationConfig(**defaults),
