@@ -22,11 +22,18 @@ from s2s_keras.console import log
 from s2s_keras.evaluation import generate_texts
 
 # Setting (or settings searched together) -> values tried, in the order
-# searched. The method first: beam search's penalties are only searched
-# once it is chosen.
+# searched. The method with beam search's length penalty (beam search with
+# one length penalty may lose to greedy where another would win); the
+# coverage penalty only once beam search is chosen.
 CANDIDATES = {
-    "method": ["greedy", "beam"],
-    "length_penalty": [0.6, 0.0, 1.0, 1.5, 2.0],
+    ("method", "length_penalty"): [
+        ("greedy", 0.6),
+        ("beam", 0.6),
+        ("beam", 0.0),
+        ("beam", 1.0),
+        ("beam", 1.5),
+        ("beam", 2.0),
+    ],
     "no_repeat_ngram_size": [0, 2, 3, 4],
     "min_length": [0, 2, 4, 6, 8],
     ("coverage_form", "coverage_penalty"): [
@@ -39,7 +46,7 @@ CANDIDATES = {
     ],
     "repetition_penalty": [1.0, 1.2, 1.5],
 }
-BEAM_ONLY = {"length_penalty", "coverage_penalty", "coverage_form"}
+BEAM_ONLY = {"coverage_penalty", "coverage_form"}
 
 
 @dataclasses.dataclass

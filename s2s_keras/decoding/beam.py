@@ -26,9 +26,9 @@ A source is done once no live hypothesis can still beat its `num_results`
 best finished ones: a live hypothesis's log-probability can only fall as it
 grows, so the best it can still reach is its log-probability now over the
 largest length penalty it can still get (`lp(max_length)` for a penalty
->= 0), plus the largest coverage penalty, 0. Stopping when the best extension of a step ends would be wrong with
-a length penalty: a longer live hypothesis can still win after
-normalization. At `max_length` the live hypotheses are scored as they stand
+>= 0), plus the largest coverage penalty, 0. Stopping when the best
+extension of a step ends would be wrong with a length penalty: a longer
+live hypothesis can still win after normalization. At `max_length` the live hypotheses are scored as they stand
 and join the finished ones. With `beam_width=1` this is greedy decoding.
 
 Fewer than `num_results` hypotheses can exist (a vocabulary of a few words

@@ -30,7 +30,7 @@ ids are written into a preallocated `(batch, max_length)` tensor.
 
 import tensorflow as tf
 
-from s2s_keras.decoding.controls import NEGATIVE  # noqa: F401 (one "never")
+from s2s_keras.decoding.controls import NEGATIVE
 from s2s_keras.decoding.controls import Controls
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID

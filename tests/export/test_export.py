@@ -502,7 +502,8 @@ def test_score_signature_equals_decoding_score(controlled):
     assert (rescored["log_likelihood"].numpy() < 0).all()
 
 
-def test_tflite_beam_search_signature_equals_the_saved_model(controlled):
+def test_tflite_beam_search_signature_equals_python_beam_search(controlled):
+    """Python beam search is what the SavedModel runs (tested above)."""
     from ai_edge_litert.interpreter import Interpreter
 
     directory, model, tokenizer = controlled

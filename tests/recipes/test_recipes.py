@@ -46,10 +46,17 @@ def check_output(output, metric_names):
     return results
 
 
-def test_summarize_end_to_end_then_predict(pairs_file, tmp_path, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def summarize_run(pairs_file, tmp_path_factory):
+    """A quick summarize run's output folder."""
+    output = tmp_path_factory.mktemp("runs") / "summarize"
+    load_recipe("summarize").main(quick_args(pairs_file, output))
+    return output
+
+
+def test_summarize_end_to_end_then_predict(summarize_run, monkeypatch, capsys):
     summarize = load_recipe("summarize")
-    output = tmp_path / "summarize"
-    summarize.main(quick_args(pairs_file, output))
+    output = summarize_run
     results = check_output(output, ["rouge1", "rouge2", "rougeL"])
     assert any(name.startswith("lead-") for name in results["scores"])
 
@@ -170,18 +177,19 @@ def test_help_explains_every_flag():
     assert "lead baseline" in result.stdout
 
 
-def test_tune_decoding_chooses_on_validation_pairs(pairs_file, tmp_path, capsys):
+def test_tune_decoding_chooses_on_validation_pairs(summarize_run, tmp_path, capsys):
     """A quick run's export, its decoding searched on a few validation pairs."""
-    load_recipe("summarize").main(quick_args(pairs_file, tmp_path / "run"))
     tune = load_recipe("tune_decoding")
-    summary = tune.main(["--model", str(tmp_path / "run"), "--pairs", "12"])
+    output = tmp_path / "search.json"
+    summary = tune.main(
+        ["--model", str(summarize_run), "--pairs", "12", "--output", str(output)]
+    )
     printed = capsys.readouterr().out
     assert "Best:" in printed and "Flags:" in printed
     trials = summary["trials"]
     assert len(trials) >= 10 and summary["validation_pairs"] == 12
-    best = max(trial["scores"]["rougeL"] for trial in trials)
     chosen = [t for t in trials if t["settings"] == summary["best"]]
-    assert chosen[0]["scores"]["rougeL"] == best
-    assert (
-        json.loads((tmp_path / "run" / "decoding_search.json").read_text()) == summary
-    )
+    # No trial beat the chosen settings by the search's 0.1 points or more.
+    chosen_score = chosen[0]["scores"]["rougeL"]
+    assert all(t["scores"]["rougeL"] < chosen_score + 0.1 for t in trials)
+    assert json.loads(output.read_text()) == summary
