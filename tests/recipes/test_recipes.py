@@ -172,7 +172,9 @@ def test_help_explains_every_flag():
     )
     assert result.returncode == 0
     for flag in ["--data", "--tfds", "--epochs", "--batch-size", "--attention", "--decoder",
-                 "--beam-width", "--output", "--seed", "--quick", "--predict", "--time-budget"]:  # fmt: skip
+                 "--beam-width", "--output", "--seed", "--quick", "--predict", "--time-budget",
+                 "--no-repeat-ngram-size", "--ngram-unit", "--min-length", "--coverage-penalty",
+                 "--coverage-form", "--repetition-penalty", "--target-prefix"]:  # fmt: skip
         assert flag in result.stdout
     assert "lead baseline" in result.stdout
 
