@@ -161,18 +161,18 @@ def read_export(directory):
             "--output of an earlier run."
         )
     tokenizer = SubwordTokenizer.load(directory / "tokenizer")
-    target = directory / "target_tokenizer"
-    metrics_file = directory / "metrics.json"
+    target_tokenizer = tokenizer
+    if (directory / "target_tokenizer").is_dir():
+        target_tokenizer = SubwordTokenizer.load(directory / "target_tokenizer")
+    metrics = None
+    if (directory / "metrics.json").is_file():
+        metrics = json.loads((directory / "metrics.json").read_text())
     return {
         "model": keras.saving.load_model(directory / "model.keras", safe_mode=True),
         "tokenizer": tokenizer,
-        "target_tokenizer": SubwordTokenizer.load(target)
-        if target.is_dir()
-        else tokenizer,
+        "target_tokenizer": target_tokenizer,
         "settings": json.loads((directory / "export.json").read_text()),
-        "metrics": json.loads(metrics_file.read_text())
-        if metrics_file.is_file()
-        else None,
+        "metrics": metrics,
     }
 
 
