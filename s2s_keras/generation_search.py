@@ -133,7 +133,7 @@ def _names(setting):
 
 
 def describe(generation):
-    """A `GenerationConfig` in a few words: "beam 4, lp 0.6, no 3-gram, min 4"."""
+    """A `GenerationConfig` in a few words: "beam 4, lp 0.6, no repeated word 3-gram"."""
     parts = [generation.method]
     if generation.method == "beam":
         parts = [f"beam {generation.beam_width}, lp {generation.length_penalty:g}"]
@@ -141,8 +141,8 @@ def describe(generation):
             form = generation.coverage_form
             parts.append(f"cp {generation.coverage_penalty:g} ({form})")
     if generation.no_repeat_ngram_size:
-        unit = "" if generation.ngram_unit == "word" else " subword"
-        parts.append(f"no repeated{unit} {generation.no_repeat_ngram_size}-gram")
+        unit = generation.ngram_unit
+        parts.append(f"no repeated {unit} {generation.no_repeat_ngram_size}-gram")
     if generation.min_length:
         parts.append(f"min {generation.min_length}")
     if generation.repetition_penalty != 1.0:
