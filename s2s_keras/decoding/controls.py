@@ -83,7 +83,7 @@ class Controls:
             discourages repeats.
         ngram_unit: `"word"` or `"subword"`: what n counts.
         word_starts: bool array `(vocab,)` (`word_starts(tokenizer)`);
-            needed when n-grams count words.
+            needed when n-grams count words, kept for those who read it.
 
     Each numeric argument may also be a scalar tensor (then it is not
     checked, and its control is always computed).
@@ -105,8 +105,8 @@ class Controls:
             repetition_penalty, check_positive_float, "repetition_penalty"
         )
         self.ngram_unit = check_choice("ngram_unit", ngram_unit, NGRAM_UNITS)
-        self.blocks_words = ngram_unit == "word" and _on(no_repeat_ngram_size, 0)
-        if self.blocks_words and word_starts is None:
+        blocks_words = ngram_unit == "word" and _on(no_repeat_ngram_size, 0)
+        if blocks_words and word_starts is None:
             raise ValueError(
                 "no_repeat_ngram_size counts words (ngram_unit='word'), which "
                 "needs the target vocabulary: pass the target tokenizer (or "
@@ -114,9 +114,9 @@ class Controls:
                 f"Received: no_repeat_ngram_size={no_repeat_ngram_size!r}, "
                 "word_starts=None"
             )
-        self.word_starts = None
-        if self.blocks_words:
-            self.word_starts = np.asarray(word_starts, bool)
+        self.word_starts = (
+            None if word_starts is None else np.asarray(word_starts, bool)
+        )
 
     @property
     def needs_history(self):
@@ -165,7 +165,7 @@ class Controls:
     def banned_ngram_ends(self, history, step, max_length, vocab_size):
         """bool `(rows, vocab)`: the tokens that would complete a repeated n-gram."""
         n = tf.cast(self.no_repeat_ngram_size, tf.int32)
-        if self.word_starts is None:  # every piece is a word of its own
+        if self.ngram_unit == "subword":  # every piece is a word of its own
             starts = None
             final = tf.constant(True)
         else:

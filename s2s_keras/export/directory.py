@@ -23,8 +23,6 @@ import shutil
 import tempfile
 
 from s2s_keras.atomic_files import move_into_place
-from s2s_keras.decoding import Controls
-from s2s_keras.decoding import word_starts
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
@@ -92,13 +90,6 @@ def write_export(
             options = generator_options
             max_length = options.get("max_length", 32)
             beam_width = options.get("beam_width", 4)
-            controls = Controls(
-                min_length=options.get("min_length", 0),
-                no_repeat_ngram_size=options.get("no_repeat_ngram_size", 0),
-                repetition_penalty=options.get("repetition_penalty", 1.0),
-                ngram_unit=options.get("ngram_unit", "word"),
-                word_starts=word_starts(target_tokenizer),
-            )
             export_tflite(
                 model,
                 staging / "model.tflite",
@@ -109,8 +100,8 @@ def write_export(
                 length_penalty=options.get("length_penalty", 0.6),
                 coverage_penalty=options.get("coverage_penalty", 0.0),
                 coverage_form=options.get("coverage_form", "gnmt"),
-                controls=controls,
-                target_prefix=_prefix_ids(target_tokenizer, options),
+                controls=server.generator.controls,  # the SavedModel's, the same
+                target_prefix=server.prefix_ids.numpy()[0].tolist(),
             )
             settings["tflite"] = {
                 "signatures": {
@@ -130,12 +121,6 @@ def write_export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
-
-
-def _prefix_ids(tokenizer, options):
-    """The export's `target_prefix` text as a list of ids."""
-    text = options.get("target_prefix") or ""
-    return [int(i) for i in tokenizer.tokenize([text]).to_tensor().numpy()[0]]
 
 
 def read_export(directory):

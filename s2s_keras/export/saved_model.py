@@ -41,7 +41,6 @@ from s2s_keras.decoding import Generator
 from s2s_keras.decoding import get_chooser
 from s2s_keras.decoding import log_likelihood
 from s2s_keras.decoding import search
-from s2s_keras.decoding import word_starts
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.special_tokens import PAD_ID
 
@@ -102,7 +101,6 @@ class Seq2SeqServer(tf.Module):
             self.attention_generator = Generator(
                 model, **self.options, return_attention=True
             )
-        self.word_starts = word_starts(target_tokenizer)
 
     @tf.function(input_signature=[TEXT])
     def tokenize(self, text):
@@ -155,7 +153,7 @@ class Seq2SeqServer(tf.Module):
             no_repeat_ngram_size=no_repeat_ngram_size,
             repetition_penalty=repetition_penalty,
             ngram_unit=options.get("ngram_unit", "word"),
-            word_starts=self.word_starts,
+            word_starts=self.generator.controls.word_starts,
         )
         source_ids = self.tokenize(text)["source_ids"]
         tf.debugging.assert_equal(
