@@ -31,6 +31,7 @@ def generate_texts(
         batch_size: int, sources per search.
     """
     generator = generator_for(model, **generation.settings(), tokenizer=tokenizer)
+    prefix = prefix_ids(tokenizer, generation)
     outputs = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
@@ -38,18 +39,22 @@ def generate_texts(
         ids = ids.to_tensor(default_value=PAD_ID)  # (batch, S)
         if ids.shape[1] == 0:  # every source empty: one masked column
             ids = tf.zeros([len(chunk), 1], tf.int32)
-        generated = generator(ids, target_prefix(tokenizer, generation, len(chunk)))
+        generated = generator(ids, _for_rows(prefix, len(chunk)))
         texts = tokenizer.detokenize(generated["target_ids"]).numpy()
         outputs += [text.decode("utf-8") for text in texts]
     return outputs
 
 
-def target_prefix(tokenizer, generation, batch_size):
-    """The `GenerationConfig`'s prefix text as ids `(batch, P)`, or None."""
+def prefix_ids(tokenizer, generation):
+    """The `GenerationConfig`'s prefix text as ids `(1, P)`, or None."""
     if not generation.target_prefix:
         return None
-    ids = tokenizer.tokenize([generation.target_prefix]).to_tensor()  # (1, P)
-    return tf.tile(ids, [batch_size, 1])
+    return tokenizer.tokenize([generation.target_prefix]).to_tensor()
+
+
+def _for_rows(prefix, batch_size):
+    """The prefix `(1, P)` for each of `batch_size` rows, or None."""
+    return None if prefix is None else tf.tile(prefix, [batch_size, 1])
 
 
 def evaluate(model, tokenizer, pairs, generation, metric, max_source_length=96):
@@ -67,10 +72,11 @@ def attention_examples(model, tokenizer, sources, generation, max_source_length=
         model, **generation.settings(), tokenizer=tokenizer, return_attention=True
     )
     length_kept = min(max_source_length, PLOTTED_SOURCE_LENGTH)
+    prefix = prefix_ids(tokenizer, generation)
     examples = []
     for source in sources:
         ids = tokenizer.tokenize([source])[:, :length_kept].to_tensor()
-        outputs = generator(ids, target_prefix(tokenizer, generation, 1))
+        outputs = generator(ids, prefix)
         target_ids = outputs["target_ids"].numpy()[0]
         length = int((target_ids != PAD_ID).sum())
         weights = outputs["attention"].numpy()[0, :length]  # (T, S)
