@@ -31,6 +31,19 @@ def bucket_boundaries(max_length, first=8):
     return boundaries
 
 
+def teacher_forcing(target_ids):
+    """Ragged target ids `(rows, None)` -> `(decoder inputs, labels)`, ragged.
+
+    The decoder reads `<BOS> y_1 .. y_n` and is asked for `y_1 .. y_n <EOS>`.
+    """
+    rows = target_ids.nrows(out_type=tf.int32)
+    bos = tf.fill([rows, 1], BOS_ID)
+    eos = tf.fill([rows, 1], EOS_ID)
+    decoder_inputs = tf.concat([bos, target_ids], axis=1)  # <BOS> y_1 .. y_n
+    labels = tf.concat([target_ids, eos], axis=1)  # y_1 .. y_n <EOS>
+    return decoder_inputs, labels
+
+
 def tokenize_pairs(
     pairs, source_tokenizer, target_tokenizer, max_source_length, max_target_length
 ):
@@ -44,11 +57,7 @@ def tokenize_pairs(
     def tokenize(sources, targets):
         source_ids = source_tokenizer.tokenize(sources)[:, :max_source_length]
         target_ids = target_tokenizer.tokenize(targets)[:, : max_target_length - 1]
-        rows = tf.shape(sources)[0]
-        bos = tf.fill([rows, 1], BOS_ID)
-        eos = tf.fill([rows, 1], EOS_ID)
-        decoder_inputs = tf.concat([bos, target_ids], axis=1)  # <BOS> y_1 .. y_n
-        labels = tf.concat([target_ids, eos], axis=1)  # y_1 .. y_n <EOS>
+        decoder_inputs, labels = teacher_forcing(target_ids)
         return {"source_ids": source_ids, "target_ids": decoder_inputs}, labels
 
     def to_dense(inputs, labels):  # unbatched ragged rows -> 1-D tensors

@@ -15,9 +15,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from s2s_keras.data.batching import teacher_forcing
 from s2s_keras.decoding.search import next_token_log_probs
-from s2s_keras.special_tokens import BOS_ID
-from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
 
 
@@ -35,13 +34,10 @@ def log_likelihood(model, source_ids, target_ids):
         `<EOS>` after the last, 0 after it.
     """
     target_ids = tf.cast(target_ids, tf.int32)
-    batch_size = tf.shape(target_ids)[0]
-    lengths = tf.reduce_sum(tf.cast(target_ids != PAD_ID, tf.int32), axis=1)
-    labels = tf.pad(target_ids, [[0, 0], [0, 1]])  # (batch, T + 1)
-    at_end = tf.one_hot(lengths, tf.shape(labels)[1], dtype=tf.int32)
-    labels += EOS_ID * at_end  # y_1 .. y_T <EOS>
-    inputs = tf.concat([tf.fill([batch_size, 1], BOS_ID), labels[:, :-1]], axis=1)
-    inputs = tf.where(tf.equal(inputs, EOS_ID), PAD_ID, inputs)
+    shape = tf.stack([tf.shape(target_ids)[0], tf.shape(target_ids)[1] + 1])
+    ragged = tf.RaggedTensor.from_tensor(target_ids, padding=PAD_ID)
+    inputs, labels = teacher_forcing(ragged)  # the training batches' framing
+    inputs, labels = inputs.to_tensor(shape=shape), labels.to_tensor(shape=shape)
     logits = model({"source_ids": source_ids, "target_ids": inputs}, training=False)
     log_probs = next_token_log_probs(logits)  # (batch, T + 1, vocab)
     chosen = tf.gather(log_probs, labels, batch_dims=2)
