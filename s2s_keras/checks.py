@@ -9,19 +9,22 @@ import numbers
 
 def check_positive_int(name, value):
     """Raise unless `value` is a positive integer (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected a positive "
-            f"integer. Received: {name}={value!r}"
-        )
-    return int(value)
+    return _check_int(name, value, 1, "a positive integer")
 
 
 def check_non_negative_int(name, value):
     """Raise unless `value` is an integer >= 0 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+    return _check_int(name, value, 0, "an integer >= 0")
+
+
+def _check_int(name, value, minimum, expected):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
         raise ValueError(
-            f"Invalid value for argument {name}. Expected an integer >= 0. "
+            f"Invalid value for argument {name}. Expected {expected}. "
             f"Received: {name}={value!r}"
         )
     return int(value)
