@@ -42,21 +42,30 @@ def sharp_model(vocab_size, attention="dot"):
     return model
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def sharp_export(tmp_path_factory, name, **options):
+    """A sharp model and its tokenizer, exported to a new folder `name`."""
     tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
     model = sharp_model(tokenizer.vocab_size)
-    directory = tmp_path_factory.mktemp("export")
+    directory = tmp_path_factory.mktemp(name)
     write_export(
         directory,
         model,
         tokenizer,
         max_source_length=MAX_SOURCE,
         max_length=MAX_LENGTH,
+        **options,
+    )
+    return directory, model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return sharp_export(
+        tmp_path_factory,
+        "export",
         method="greedy",
         extra_files={"README.md": "# card\n"},
     )
-    return directory, model, tokenizer
 
 
 def test_layout(exported):
@@ -358,19 +367,7 @@ CONTROLS = {
 @pytest.fixture(scope="module")
 def controlled(tmp_path_factory):
     """An export that decodes with beam search and every control."""
-    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
-    model = sharp_model(tokenizer.vocab_size)
-    directory = tmp_path_factory.mktemp("controlled")
-    write_export(
-        directory,
-        model,
-        tokenizer,
-        max_source_length=MAX_SOURCE,
-        max_length=MAX_LENGTH,
-        target_prefix="the",
-        **CONTROLS,
-    )
-    return directory, model, tokenizer
+    return sharp_export(tmp_path_factory, "controlled", target_prefix="the", **CONTROLS)
 
 
 def python_generation(model, tokenizer, texts, prefixes, **settings):
