@@ -64,8 +64,10 @@ class AttentionDecoder(Decoder):
             Defaults to 0.
         coverage: bool, whether attention reads the coverage vector and
             the layer adds the coverage loss (with `add_loss`, so
-            `model.fit` minimizes it). Like input feeding, it makes the
-            target run step by step. Defaults to `False`.
+            `model.fit` minimizes it). Without input feeding the LSTM still
+            runs over the whole target at once; only attention loops over
+            time (`LuongAttention.attend_with_coverage`). Defaults to
+            `False`.
         coverage_loss_weight: float >= 0, the weight of the coverage loss
             (See et al. use 1). Defaults to 1.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
@@ -224,14 +226,21 @@ class AttentionDecoder(Decoder):
         """
         self._check_encoder_states(initial_state)
         inputs = self._embed(target_ids, training)  # (batch, T, embedding_dim)
-        if self.input_feeding or self.coverage:
+        if self.input_feeding:
             features, weights = self._scan(
                 inputs, memory, memory_mask, initial_state, training
             )
         else:
+            # The LSTM does not read the attention: it runs over the whole
+            # target at once, and attention (with coverage, its cheap loop).
             mask = ops.not_equal(target_ids, PAD_ID)  # (batch, T)
             queries = self._run_sequence(inputs, initial_state, mask, training)
-            context, weights = self.attention_layer(queries, memory, memory_mask)
+            if self.coverage:
+                context, weights = self.attention_layer.attend_with_coverage(
+                    queries, memory, memory_mask
+                )
+            else:
+                context, weights = self.attention_layer(queries, memory, memory_mask)
             features = ops.concatenate([queries, context], axis=-1)
         if self.coverage and self.coverage_loss_weight:
             self.add_loss(

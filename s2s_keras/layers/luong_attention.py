@@ -194,6 +194,54 @@ class LuongAttention(keras.layers.Layer):
             return ops.squeeze(context, 1), ops.squeeze(weights, 1)
         return context, weights
 
+    def attend_with_coverage(self, queries, memory, memory_mask=None):
+        """Attends a whole query sequence, step t reading cov_t = sum_{t'<t} alpha_t'.
+
+        What `call` computes one step at a time with the coverage vector
+        carried along, for a teacher-forced sequence of queries: every
+        step's scores are one batched product, then only the coverage term
+        and the softmax run step by step (cov_t depends on the weights
+        before it), and the contexts are again one product. A decoder whose
+        LSTM does not read the attention (no input feeding) runs its LSTM
+        over the whole target first and then this.
+
+        Args:
+            queries: float tensor `(batch_size, Tq, dim)`, s_1..s_Tq.
+            memory: float tensor `(batch_size, Tk, memory_dim)`.
+            memory_mask: optional bool tensor `(batch_size, Tk)`.
+
+        Returns:
+            A tuple `(context, weights)`, `(batch_size, Tq, memory_dim)` and
+            `(batch_size, Tq, Tk)`: those of `call` at each step with the
+            coverage of the steps before (zeros at the first).
+
+        Raises:
+            ValueError: the layer was built without coverage, or the
+                queries are not 3-D.
+        """
+        if not self.coverage or len(queries.shape) != 3:
+            raise ValueError(
+                "attend_with_coverage() needs a LuongAttention built with "
+                "coverage=True and queries (batch_size, Tq, dim). Received: "
+                f"coverage={self.coverage}, queries.shape={queries.shape}"
+            )
+        scores = self._scores(queries, memory)  # (batch, Tq, Tk)
+        weight = ops.cast(self.coverage_weight, scores.dtype)
+        mask = None if memory_mask is None else ops.cast(memory_mask, "bool")
+
+        # keras.ops.scan stacks outputs shaped like its carry: [cov_t, alpha_t].
+        def one_step(carry, scores_t):
+            coverage = carry[0]
+            weights = masked_softmax(scores_t + weight * coverage, mask)
+            carry = [coverage + weights, weights]
+            return carry, carry
+
+        no_coverage = ops.zeros_like(scores[:, 0])  # (batch, Tk)
+        time_major = ops.transpose(scores, (1, 0, 2))  # (Tq, batch, Tk)
+        _, (_, weights) = ops.scan(one_step, [no_coverage, no_coverage], time_major)
+        weights = ops.transpose(weights, (1, 0, 2))  # (batch, Tq, Tk)
+        return ops.matmul(weights, memory), weights
+
     def compute_mask(self, query, memory, memory_mask=None, coverage=None, mask=None):
         # The memory's padding is read from memory_mask, not from a Keras
         # mask, and the outputs carry none.

@@ -123,3 +123,80 @@ def test_model_fit_minimizes_the_weighted_coverage_loss(tmp_path):
 def test_coverage_needs_attention():
     with pytest.raises(ValueError, match="coverage=True, attention=None"):
         build_seq2seq(VOCAB, VOCAB, coverage=True, attention=None)
+
+
+@pytest.mark.parametrize("decoder_class", [AttentionDecoder, CopyAttentionDecoder])
+def test_without_input_feeding_the_lstm_reads_the_whole_target_at_once(
+    decoder_class, monkeypatch
+):
+    """Only attention loops over time: the LSTM never runs one token at a time."""
+    memory, memory_mask, states = encoder_outputs()
+    extra = {"source_ids": SOURCE_IDS} if decoder_class is CopyAttentionDecoder else {}
+    decoder = decoder_class(VOCAB, EMBEDDING, UNITS, coverage=True)
+    decoder(TARGET_IDS, memory, memory_mask, initial_state=states, **extra)
+    decoder.attention_layer.coverage_weight.assign(-3.0)  # coverage matters
+    expected, _ = step_by_step(decoder, memory, memory_mask, states, extra)
+
+    def one_token_at_a_time(*args, **kwargs):
+        raise AssertionError("the LSTM ran one target token at a time")
+
+    monkeypatch.setattr(decoder, "_run_step", one_token_at_a_time)
+    outputs, weights = decoder(
+        TARGET_IDS, memory, memory_mask, initial_state=states,
+        return_attention=True, **extra,
+    )  # fmt: skip
+    real = TARGET_IDS != 0
+    assert_allclose(np.asarray(outputs)[real], expected[real], atol=1e-5)
+    # cov_t is the sum of the weights before step t: the later steps see it.
+    assert_allclose(np.asarray(weights).sum(-1)[real], np.ones(real.sum()), atol=1e-5)
+
+
+def step_by_step(decoder, memory, memory_mask, states, extra):
+    """The decoder's `step` over TARGET_IDS: outputs `(2, T, vocab)`, weights."""
+    state = decoder.get_initial_state(states, memory, **extra)
+    outputs, weights = [], []
+    for t in range(TARGET_IDS.shape[1]):
+        output, state, step_weights = decoder.step(
+            TARGET_IDS[:, t], state, memory, memory_mask
+        )
+        outputs.append(np.asarray(output))
+        weights.append(np.asarray(step_weights))
+    return np.stack(outputs, 1), np.stack(weights, 1)
+
+
+def test_coverage_gradients_equal_the_step_paths():
+    """Training sees the same function as generation: gradients agree too."""
+    import tensorflow as tf
+
+    memory, memory_mask, states = encoder_outputs()
+    extra = {"source_ids": SOURCE_IDS}
+    decoder = CopyAttentionDecoder(VOCAB, EMBEDDING, UNITS, coverage=True)
+    decoder(TARGET_IDS, memory, memory_mask, initial_state=states, **extra)
+    decoder.attention_layer.coverage_weight.assign(-3.0)
+    labels = np.roll(TARGET_IDS, -1, axis=1)
+    real = tf.constant(TARGET_IDS != 0, "float32")
+
+    def gradients(run):
+        with tf.GradientTape() as tape:
+            log_probs = run()
+            picked = tf.gather(log_probs, labels, axis=-1, batch_dims=2)
+            loss = -tf.reduce_sum(picked * real)
+        return tape.gradient(loss, decoder.trainable_weights)
+
+    def whole():
+        return decoder(TARGET_IDS, memory, memory_mask, initial_state=states, **extra)
+
+    def steps():
+        state = decoder.get_initial_state(states, memory, **extra)
+        outputs = []
+        for t in range(TARGET_IDS.shape[1]):
+            output, state, _ = decoder.step(
+                TARGET_IDS[:, t], state, memory, memory_mask
+            )
+            outputs.append(output)
+        return tf.stack(outputs, 1)
+
+    for whole_gradient, step_gradient in zip(
+        gradients(whole), gradients(steps), strict=True
+    ):
+        assert_allclose(whole_gradient, step_gradient, atol=1e-5)

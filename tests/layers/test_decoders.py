@@ -44,6 +44,8 @@ ATTENTION_CONFIGS = [
     {"attention": "general", "input_feeding": True, "num_layers": 2},
     {"attention": "dot", "num_layers": 3, "dropout": 0.3},
     {"attention": "concat", "coverage": True},
+    {"attention": "dot", "coverage": True},
+    {"attention": "general", "coverage": True, "num_layers": 2},
     {"attention": "dot", "coverage": True, "input_feeding": True, "num_layers": 2},
 ]
 
