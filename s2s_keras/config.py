@@ -179,7 +179,7 @@ class TrainingConfig:
     steps_per_epoch: int | None = None
     seed: int = 0
     strategy: str = "auto"
-    precision: str = "float32"
+    precision: str = "auto"
     compare_no_attention: bool = False
 
     def __post_init__(self):

@@ -39,7 +39,7 @@ from s2s_keras.checks import check_choice
 from s2s_keras.keras_internals import require
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker", "tpu")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 def cluster_spec():
@@ -159,17 +159,49 @@ def worker_index():
     return index + (1 if "chief" in config["cluster"] else 0)
 
 
-def set_precision(name="float32"):
+def set_precision(name="auto"):
     """Sets the Keras global dtype policy: `float32` or mixed precision.
 
     With `mixed_float16` or `mixed_bfloat16` the layers compute in 16 bits
     and keep float32 weights; the decoders return float32 logits (the
     softmax and the loss run in float32) and attention fills masked scores
     with a value float16 can hold. Keras scales the float16 loss itself.
+    `"auto"` is `mixed_bfloat16` where the machine multiplies bfloat16
+    matrices natively (`native_bfloat16`), else `float32`. Generation and
+    export run a float32 copy of the model (`models.float32_copy`).
+
+    Returns:
+        The policy's name: `name`, or what `"auto"` chose.
     """
     check_choice("precision", name, PRECISIONS)
+    if name == "auto":
+        name = "mixed_bfloat16" if native_bfloat16() else "float32"
     keras.mixed_precision.set_global_policy(name)
     return name
+
+
+def native_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether this machine multiplies bfloat16 matrices in hardware.
+
+    A GPU of compute capability 8.0 or more (Ampere and later), or a CPU with
+    AMX's bfloat16 tiles (`amx_bf16`: Intel Xeon since Sapphire Rapids),
+    where oneDNN's bfloat16 products run several times the float32 rate.
+    Elsewhere bfloat16 is emulated and slower than float32.
+    """
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get(
+            "compute_capability", (0, 0)
+        )
+        if tuple(capability) >= (8, 0):
+            return True
+    try:
+        with open(cpuinfo) as lines:
+            return any(
+                line.startswith("flags") and "amx_bf16" in line.split()
+                for line in lines
+            )
+    except OSError:
+        return False
 
 
 class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -117,7 +117,7 @@ def recipe_parser(description, task):
     training.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps in all, for each model trained: a budget that does not depend on the machine, so the same --seed gives the same metrics")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     training.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy; multi-worker reads TF_CONFIG (default: %(default)s)")
-    training.add_argument("--precision", choices=PRECISIONS, default="float32", help="float32, or mixed precision for GPUs and TPUs (default: %(default)s)")
+    training.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: mixed_bfloat16 where the machine multiplies bfloat16 natively (GPUs from Ampere, CPUs with AMX), else float32; generation and export compute in float32 (default: %(default)s)")
     training.add_argument("--compare-no-attention", action=argparse.BooleanOptionalAction, default=False, help="also train and score the plain seq2seq with the same settings (default: %(default)s)")
 
     generation = parser.add_argument_group("generation")

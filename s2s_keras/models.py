@@ -174,3 +174,29 @@ def build_seq2seq(
         outputs=logits,
         name=name,
     )
+
+
+def float32_copy(model):
+    """`model` computing in float32: itself, or a copy with its trained weights.
+
+    A model trained under mixed precision keeps float32 weights but computes
+    in 16 bits; generation, scoring and export (TFLite has no bfloat16
+    kernels) use this copy, rebuilt from the model's config with every
+    layer's dtype policy set to float32.
+    """
+    if all(layer.compute_dtype == "float32" for layer in model.layers):
+        return model
+    copy = keras.Model.from_config(float32_config(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def float32_config(config):
+    """A layer or model config with every dtype policy replaced by float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [float32_config(value) for value in config]
+    return config

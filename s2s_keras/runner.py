@@ -34,6 +34,8 @@ from s2s_keras.callbacks import Stopwatch
 from s2s_keras.callbacks import budgets
 from s2s_keras.config import TrainingConfig
 from s2s_keras.console import log
+from s2s_keras.models import float32_config
+from s2s_keras.models import float32_copy
 
 TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
 
@@ -71,7 +73,9 @@ class Runner:
         self.output = pathlib.Path(output)
         self.training = training or TrainingConfig()
         self.strategy = distribute.get_strategy(self.training.strategy)
-        distribute.set_precision(self.training.precision)
+        self.precision = distribute.set_precision(self.training.precision)
+        if self.training.precision == "auto":
+            log(f"Precision: {self.precision} (--precision auto on this machine)")
         self.chief = distribute.is_chief()
         self.workers = distribute.worker_count()
         self.worker_index = distribute.worker_index()
@@ -92,17 +96,18 @@ class Runner:
         return TrainingRun(self, name, model, callbacks, output)
 
     def plain(self, model):
-        """`model` with plain variables, for generation and export.
+        """`model` with plain variables computing in float32, for generation and export.
 
         Under a distribution strategy the variables are distributed ones: the
         same model is rebuilt from its config outside the strategy and the
-        trained weights are copied into it.
+        trained weights are copied into it. A model trained under mixed
+        precision is rebuilt to compute in float32 (`models.float32_copy`).
         """
-        if self.strategy is tf.distribute.get_strategy():
-            return model
-        copy = keras.Model.from_config(model.get_config())
-        copy.set_weights(model.get_weights())
-        return copy
+        if self.strategy is not tf.distribute.get_strategy():
+            copy = keras.Model.from_config(model.get_config())
+            copy.set_weights(model.get_weights())
+            model = copy
+        return float32_copy(model)
 
 
 class TrainingRun:
@@ -217,9 +222,10 @@ class TrainingRun:
         if not self.trained_file.is_file() or self.runner.workers > 1:
             return None
         earlier = keras.saving.load_model(self.trained_file, safe_mode=True)
-        if json.dumps(earlier.get_config(), sort_keys=True) != json.dumps(
-            self.model.get_config(), sort_keys=True
-        ):
+        # The kept model computes in float32 (`plain`): compare it so.
+        if json.dumps(
+            float32_config(earlier.get_config()), sort_keys=True
+        ) != json.dumps(float32_config(self.model.get_config()), sort_keys=True):
             log(f"{self.trained_file} was built with other flags: training anew.")
             return None
         log(f"Training was done before this run stopped: using {self.trained_file}")

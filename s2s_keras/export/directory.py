@@ -26,6 +26,7 @@ from s2s_keras.atomic_files import move_into_place
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
+from s2s_keras.models import float32_copy
 
 
 def write_export(
@@ -44,7 +45,8 @@ def write_export(
     Args:
         directory: the export folder; created if missing. Entries with the
             same names are replaced, other files are left alone.
-        model: a trained model from `build_seq2seq`.
+        model: a trained model from `build_seq2seq`; one trained under mixed
+            precision is exported computing in float32 (`float32_copy`).
         source_tokenizer: `SubwordTokenizer` of the sources.
         target_tokenizer: of the targets; defaults to the source one.
         max_source_length: int, source ids kept by the SavedModel; the
@@ -63,6 +65,7 @@ def write_export(
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    model = float32_copy(model)  # TFLite has no bfloat16 kernels
     target_tokenizer = target_tokenizer or source_tokenizer
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
     try:

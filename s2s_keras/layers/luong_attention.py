@@ -21,6 +21,7 @@ layer starts as plain attention):
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from s2s_keras.checks import check_bool
@@ -229,16 +230,14 @@ class LuongAttention(keras.layers.Layer):
         weight = ops.cast(self.coverage_weight, scores.dtype)
         mask = None if memory_mask is None else ops.cast(memory_mask, "bool")
 
-        # keras.ops.scan stacks outputs shaped like its carry: [cov_t, alpha_t].
-        def one_step(carry, scores_t):
-            coverage = carry[0]
-            weights = masked_softmax(scores_t + weight * coverage, mask)
-            carry = [coverage + weights, weights]
-            return carry, carry
+        def one_step(carry, scores_t):  # carry: (cov_t, alpha_{t-1})
+            weights = masked_softmax(scores_t + weight * carry[0], mask)
+            return carry[0] + weights, weights
 
         no_coverage = ops.zeros_like(scores[:, 0])  # (batch, Tk)
         time_major = ops.transpose(scores, (1, 0, 2))  # (Tq, batch, Tk)
-        _, (_, weights) = ops.scan(one_step, [no_coverage, no_coverage], time_major)
+        # tf.scan, not keras.ops.scan: it bounds the loop, so XLA compiles it.
+        _, weights = tf.scan(one_step, time_major, (no_coverage, no_coverage))
         weights = ops.transpose(weights, (1, 0, 2))  # (batch, Tq, Tk)
         return ops.matmul(weights, memory), weights
 
