@@ -226,20 +226,21 @@ class LuongAttention(keras.layers.Layer):
                 "coverage=True and queries (batch_size, Tq, dim). Received: "
                 f"coverage={self.coverage}, queries.shape={queries.shape}"
             )
-        scores = self._scores(queries, memory)  # (batch, Tq, Tk)
-        weight = ops.cast(self.coverage_weight, scores.dtype)
-        mask = None if memory_mask is None else ops.cast(memory_mask, "bool")
+        with tf.name_scope(self.name):  # a method, not a call: name its ops
+            scores = self._scores(queries, memory)  # (batch, Tq, Tk)
+            weight = ops.cast(self.coverage_weight, scores.dtype)
+            mask = None if memory_mask is None else ops.cast(memory_mask, "bool")
 
-        def one_step(carry, scores_t):  # carry: (cov_t, alpha_{t-1})
-            weights = masked_softmax(scores_t + weight * carry[0], mask)
-            return carry[0] + weights, weights
+            def one_step(carry, scores_t):  # carry: (cov_t, alpha_{t-1})
+                weights = masked_softmax(scores_t + weight * carry[0], mask)
+                return carry[0] + weights, weights
 
-        no_coverage = ops.zeros_like(scores[:, 0])  # (batch, Tk)
-        time_major = ops.transpose(scores, (1, 0, 2))  # (Tq, batch, Tk)
-        # tf.scan, not keras.ops.scan: it bounds the loop, so XLA compiles it.
-        _, weights = tf.scan(one_step, time_major, (no_coverage, no_coverage))
-        weights = ops.transpose(weights, (1, 0, 2))  # (batch, Tq, Tk)
-        return ops.matmul(weights, memory), weights
+            no_coverage = ops.zeros_like(scores[:, 0])  # (batch, Tk)
+            time_major = ops.transpose(scores, (1, 0, 2))  # (Tq, batch, Tk)
+            # tf.scan, not keras.ops.scan: it bounds the loop, so XLA compiles it.
+            _, weights = tf.scan(one_step, time_major, (no_coverage, no_coverage))
+            weights = ops.transpose(weights, (1, 0, 2))  # (batch, Tq, Tk)
+            return ops.matmul(weights, memory), weights
 
     def compute_mask(self, query, memory, memory_mask=None, coverage=None, mask=None):
         # The memory's padding is read from memory_mask, not from a Keras
