@@ -289,3 +289,51 @@ def test_a_killed_worker_restarts_and_the_cluster_resumes_from_its_backup(
     # The epoch in progress at the kill may have been logged before its backup.
     assert sorted(set(epochs)) == [0, 1, 2, 3] and len(epochs) <= 4 + 1
     assert (output / "model.tflite").is_file()
+
+
+@pytest.mark.parametrize(
+    "flags, native",
+    [
+        ("fpu sse avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", True),
+        ("fpu sse avx2 avx512f avx512_bf16", False),  # bfloat16 dot, no AMX tiles
+        ("fpu sse avx2", False),
+    ],
+)
+def test_auto_precision_is_bfloat16_only_where_the_cpu_multiplies_it(
+    tmp_path, flags, native
+):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert distribute.native_bfloat16(cpuinfo) is native
+    assert distribute.native_bfloat16(tmp_path / "missing") is False
+
+
+def test_set_precision_auto_says_what_it_chose():
+    chosen = distribute.set_precision("auto")
+    expected = "mixed_bfloat16" if distribute.native_bfloat16() else "float32"
+    assert chosen == expected
+    assert keras.mixed_precision.global_policy().name == expected
+    with pytest.raises(ValueError, match="float64"):
+        distribute.set_precision("float64")
+
+
+def test_float32_copy_keeps_the_weights_and_computes_in_float32():
+    from s2s_keras.models import float32_copy
+
+    distribute.set_precision("mixed_bfloat16")
+    model = build_seq2seq(30, 30, 8, 16, copy=True, coverage=True)
+    distribute.set_precision("float32")
+    assert float32_copy(float32_copy(model)) is not model
+    copy = float32_copy(model)
+    assert float32_copy(copy) is copy  # already float32: itself
+    decoder = copy.get_layer("decoder")
+    for layer in [copy.get_layer("encoder"), decoder, decoder.output_projection]:
+        assert layer.compute_dtype == "float32", layer.name
+    for original, copied in zip(model.get_weights(), copy.get_weights(), strict=True):
+        np.testing.assert_array_equal(original, copied)
+    inputs = {
+        "source_ids": np.array([[5, 6, 7, 0]]),
+        "target_ids": np.array([[2, 8, 9]]),
+    }
+    # The same function, in float32 rather than bfloat16's 8-bit mantissa.
+    np.testing.assert_allclose(copy(inputs), model(inputs), atol=0.1)
