@@ -25,12 +25,21 @@ bfloat16, matmul measured here); and coverage's cost over copy alone.
     python bench/training_step.py                 # about 15 minutes on 2 cores
     python bench/training_step.py --quick         # fewer batches and rounds
     python bench/training_step.py --before HEAD~3 --builds after,after-copy
+    python bench/training_step.py --profile after   # where a step's time goes
+
+`--profile BUILD` traces one pass of that build with TensorFlow's profiler
+(the trace is kept in `--profile-dir`, for TensorBoard's profile plugin)
+and prints the op time of the pass by part of the model: the encoder and
+decoder LSTMs, attention, the read-out, the copy mixture, the loss and
+metrics, the optimizer, the input pipeline, forward and backward apart.
 """
 
 import argparse
 import json
 import os
 import pathlib
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -51,20 +60,15 @@ BUILDS = {
     "after-xla-copy": ("after", {"coverage": False, "jit_compile": True}),
     "after-bfloat16": ("after", {"precision": "mixed_bfloat16"}),
     "after-xla": ("after", {"jit_compile": True}),
-    "after-xla-bfloat16": (
-        "after",
-        {"jit_compile": True, "precision": "mixed_bfloat16"},
-    ),
 }
 DESCRIPTIONS = {
     "before": "before: copy + coverage (the default)",
     "before-copy": "before: copy alone (--no-coverage)",
-    "after": "after: copy + coverage (the default)",
-    "after-copy": "after: copy alone (--no-coverage)",
-    "after-xla-copy": "after: copy alone, XLA (jit_compile=True)",
-    "after-bfloat16": "after: copy + coverage, --precision mixed_bfloat16",
-    "after-xla": "after: copy + coverage, XLA",
-    "after-xla-bfloat16": "after: copy + coverage, XLA, mixed_bfloat16",
+    "after": "after: copy + coverage, float32",
+    "after-copy": "after: copy alone (--no-coverage), float32",
+    "after-xla-copy": "after: copy alone, float32, XLA (jit_compile=True)",
+    "after-bfloat16": "after: copy + coverage, mixed_bfloat16 (the default where AMX is)",
+    "after-xla": "after: copy + coverage, float32, XLA",
 }
 
 
@@ -120,8 +124,12 @@ def load_batches(path):
     return int(saved["vocab_size"]), batches
 
 
-def time_build(path, options, passes):
-    """In this process: seconds per timed pass of `fit` over the saved batches."""
+def time_build(path, options, passes, profile_dir=None):
+    """In this process: seconds per timed pass of `fit` over the saved batches.
+
+    With `profile_dir`, the last pass is traced by TensorFlow's profiler
+    into that folder.
+    """
     import keras
     import tensorflow as tf
 
@@ -162,11 +170,93 @@ def time_build(path, options, passes):
 
     model.fit(dataset(), epochs=1, verbose=0)  # traces every shape
     seconds = []
-    for _ in range(passes):
+    for index in range(passes):
+        traced = profile_dir is not None and index == passes - 1
+        if traced:
+            tf.profiler.experimental.start(str(profile_dir))
         start = time.perf_counter()
         model.fit(dataset(), epochs=1, verbose=0)
         seconds.append(time.perf_counter() - start)
+        if traced:
+            tf.profiler.experimental.stop()
     return seconds
+
+
+PARTS = [  # (part, words of an op's name scope), the first that matches
+    ("encoder LSTM", ["encoder"]),
+    ("attention (coverage loop included)", ["attention"]),
+    ("read-out matmul, 512 x vocabulary", ["output_projection"]),
+    ("decoder LSTM", ["lstm"]),
+    (
+        "loss and metrics (softmax cross-entropy, accuracy)",
+        ["compile_loss", "SparseSoftmax", "compile_metrics", "ArgMax", "accuracy"],
+    ),
+    ("copy mixture (gate, softmax, scatter, log)", ["decoder"]),
+    (
+        "optimizer (Adam, gradient clipping)",
+        [
+            "adam",
+            "Adam",
+            "clip",
+            "global_norm",
+            "AssignVariable",
+            "AssignAdd",
+            "AssignSub",
+        ],
+    ),
+    ("input pipeline", ["Iterator", "iterator"]),
+]
+
+
+def part_of(operation):
+    """The model part an op belongs to, from its name scope."""
+    scope = re.sub(r"seq2seq\w*", "", operation)  # not the model's name
+    for part, words in PARTS:
+        if any(word in scope for word in words):
+            return part
+    return "other"
+
+
+def profile_table(profile_dir):
+    """Op self-time of the traced pass by model part, forward and backward.
+
+    Reads the trace with TensorFlow's own converter (what TensorBoard's
+    profile plugin shows as "framework op stats").
+    """
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
+
+    paths = [str(path) for path in pathlib.Path(profile_dir).rglob("*.xplane.pb")]
+    data, ok = _pywrap_profiler_plugin.xspace_to_tools_data(
+        paths, "framework_op_stats", {}
+    )
+    if not ok:
+        raise RuntimeError(f"could not read the trace in {profile_dir}: {data[:200]}")
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    times = {}
+    for row in table["rows"]:
+        op = dict(
+            zip(
+                columns, [cell["v"] if cell else None for cell in row["c"]], strict=True
+            )
+        )
+        if op["type"] == "IDLE":
+            continue
+        direction = "backward" if "gradient_tape" in op["operation"] else "forward"
+        key = part_of(op["operation"])
+        times.setdefault(key, {"forward": 0.0, "backward": 0.0})
+        times[key][direction] += op["total_self_time"]
+    total = sum(sum(value.values()) for value in times.values())
+    lines = [
+        "| part | forward | backward | share of the op time |",
+        "|---|---|---|---|",
+    ]
+    for key, value in sorted(times.items(), key=lambda item: -sum(item[1].values())):
+        lines.append(
+            f"| {key} | {value['forward'] / total:.0%} | {value['backward'] / total:.0%} "
+            f"| {sum(value.values()) / total:.0%} |"
+        )
+    return "\n".join(lines)
 
 
 def multiply_adds(path, units=256, embedding_dim=128):
@@ -217,15 +307,13 @@ def worktree(rev, folder):
     )
 
 
-def run_child(code_root, path, options, passes):
+def run_child(code_root, path, options, passes, profile_dir=None):
     env = {**os.environ, "PYTHONPATH": str(code_root)}
+    job = {"path": str(path), "options": options, "passes": passes}
+    if profile_dir:
+        job["profile_dir"] = str(profile_dir)
     completed = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            json.dumps({"path": str(path), "options": options, "passes": passes}),
-        ],
+        [sys.executable, __file__, "--child", json.dumps(job)],
         env=env,
         capture_output=True,
         text=True,
@@ -276,18 +364,30 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="8 batches, 1 pass, 1 round"
     )
+    parser.add_argument(
+        "--profile",
+        metavar="BUILD",
+        help="trace a pass of BUILD and print where its time goes, instead of timing builds",
+    )
+    parser.add_argument(
+        "--profile-dir",
+        default="bench-profile",
+        help="where --profile keeps the trace (default: %(default)s)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         job = json.loads(args.child)
         import s2s_keras
 
-        seconds = time_build(job["path"], job["options"], job["passes"])
+        seconds = time_build(
+            job["path"], job["options"], job["passes"], job.get("profile_dir")
+        )
         print(json.dumps({"seconds": seconds, "code": s2s_keras.__file__}))
         return 0
     if args.quick:
         args.batches, args.passes, args.rounds = 8, 1, 1
-    builds = args.builds.split(",")
+    builds = [args.profile] if args.profile else args.builds.split(",")
     unknown = sorted(set(builds) - set(BUILDS))
     if unknown:
         parser.error(f"unknown builds {unknown}; choose from {sorted(BUILDS)}")
@@ -299,6 +399,19 @@ def main(argv=None):
             flush=True,
         )
         real_batches(args.batches, path)
+        if args.profile:
+            code, options = BUILDS[args.profile]
+            profile_dir = pathlib.Path(args.profile_dir).resolve() / args.profile
+            shutil.rmtree(profile_dir, ignore_errors=True)
+            root = ROOT if code == "after" else folder / "before"
+            if code == "before":
+                worktree(args.before, root)
+            run_child(root, path, options, 1, profile_dir)
+            print(
+                f"\n{DESCRIPTIONS[args.profile]}: one pass of {args.batches} batches, "
+                f"traced in {profile_dir}\n\n{profile_table(profile_dir)}"
+            )
+            return 0
         roots = {"after": ROOT}
         if any(BUILDS[name][0] == "before" for name in builds):
             worktree(args.before, folder / "before")
