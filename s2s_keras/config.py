@@ -237,6 +237,7 @@ class GenerationConfig:
 class RunConfig:
     """Everything one recipe run needs: the four configs and the output folder.
 
+    `quantization` is the export's (`write_export`: None or `"int8"`);
     `flags` keeps the command line's values (JSON-ready) for `metrics.json`.
     """
 
@@ -245,4 +246,5 @@ class RunConfig:
     training: TrainingConfig = TrainingConfig()
     generation: GenerationConfig = GenerationConfig()
     output: pathlib.Path = pathlib.Path("saved_models/run")
+    quantization: str | None = None
     flags: dict = dataclasses.field(default_factory=dict)

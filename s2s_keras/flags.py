@@ -134,6 +134,7 @@ def recipe_parser(description, task):
 
     output = parser.add_argument_group("output")
     output.add_argument("--output", type=pathlib.Path, help="where the model, logs, plots and export go (default: %(default)s)")
+    output.add_argument("--quantize", choices=["int8"], help="int8 weights in the export: Keras' int8 Dense and Embedding layers in the SavedModel and model.keras, dynamic range in model.tflite (default: float32)")
     output.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False, help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch (flags given explicitly still apply) (default: %(default)s)")
 
     prediction = parser.add_argument_group("prediction from an existing export")
@@ -190,6 +191,7 @@ def run_config(args, corpus_options=None):
             GenerationConfig, args, max_length=args.max_target_length
         ),
         output=args.output,
+        quantization=args.quantize,
         flags={
             key: str(value) if isinstance(value, pathlib.Path) else value
             for key, value in vars(args).items()

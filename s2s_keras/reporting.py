@@ -131,6 +131,7 @@ def write_results(
         trained.model,
         tokenizer,
         max_source_length=config.data.max_source_length,
+        quantization=config.quantization,
         extra_files={
             "metrics.json": metrics_text,
             "README.md": model_card(task, config, table, trained.minutes, sizes),

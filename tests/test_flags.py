@@ -129,3 +129,15 @@ def test_the_decoding_controls_reach_the_generation_config():
                 ["--coverage-form", "wu"], ["--ngram-unit", "char"]):  # fmt: skip
         with pytest.raises(SystemExit):
             parse("summarize", bad)
+
+
+def test_precision_and_quantization_flags_reach_the_run_config():
+    default = flags.run_config(parse("summarize", []))
+    assert default.training.precision == "auto" and default.quantization is None
+    config = flags.run_config(
+        parse("summarize", ["--precision", "float32", "--quantize", "int8"])
+    )
+    assert config.training.precision == "float32" and config.quantization == "int8"
+    for bad in (["--quantize", "int4"], ["--precision", "float64"]):
+        with pytest.raises(SystemExit):
+            parse("summarize", bad)

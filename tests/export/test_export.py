@@ -13,6 +13,7 @@ import tensorflow as tf
 from s2s_keras import build_seq2seq
 from s2s_keras.decoding import generate
 from s2s_keras.export import convert_to_tflite
+from s2s_keras.export import read_export
 from s2s_keras.export import tflite_ops
 from s2s_keras.export import write_export
 from s2s_keras.special_tokens import BOS_ID
@@ -541,3 +542,69 @@ def test_tflite_beam_search_signature_equals_python_beam_search(controlled):
         greedy_ids = greedy(source_ids=padded(source_ids))["target_ids"]
         assert (greedy_ids[0, : len(prefix[0])] == prefix[0]).all()
     assert identical >= MAX_SOURCE - 2
+
+
+def test_int8_export_is_smaller_loads_back_and_answers_like_float(exported, tmp_path):
+    """--quantize int8: Keras int8 Dense and Embedding weights, TFLite dynamic range."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    float_directory, model, tokenizer = exported
+    directory = write_export(
+        tmp_path / "int8",
+        model,
+        tokenizer,
+        max_source_length=MAX_SOURCE,
+        max_length=MAX_LENGTH,
+        method="greedy",
+        quantization="int8",
+    )
+    settings = json.loads((directory / "export.json").read_text())
+    assert settings["quantization"] == "int8"
+    assert settings["tflite"]["quantization"] == "dynamic_range"
+    reloaded = read_export(directory)["model"]
+    decoder = reloaded.get_layer("decoder")
+    assert (
+        keras.backend.standardize_dtype(decoder.output_projection.kernel.dtype)
+        == "int8"
+    )
+    assert keras.backend.standardize_dtype(decoder.embedding.embeddings.dtype) == "int8"
+    assert model.get_layer("decoder").output_projection.kernel.dtype == "float32"
+    # int8 weights, one scale per output channel: the logits barely move.
+    source_ids = tokenizer.tokenize(["the cat sat", "a dog ran far"]).to_tensor()
+    inputs = {"source_ids": source_ids, "target_ids": source_ids[:, :4]}
+    logits, quantized = np.asarray(model(inputs)), np.asarray(reloaded(inputs))
+    assert np.abs(quantized - logits).max() < 0.05 * np.abs(logits).max()
+    served = tf.saved_model.load(str(directory / "saved_model"))
+    texts = served.signatures["serving_default"](tf.constant(["the cat sat"]))["text"]
+    assert texts.shape == (1,)
+    for name in ("model.keras", "model.tflite"):
+        size = (directory / name).stat().st_size
+        assert size < 0.6 * (float_directory / name).stat().st_size, name
+    flatbuffer = (directory / "model.tflite").read_bytes()
+    assert not [op for op in tflite_ops(flatbuffer) if op.startswith("FlexDelegate")]
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner(
+        "serving_default"
+    )
+    ids = runner(source_ids=padded(np.array([[5, 6, 7]], "int32")))["target_ids"]
+    assert ids.shape == (1, MAX_LENGTH)
+
+
+def test_a_model_trained_in_mixed_precision_exports_in_float32(tmp_path):
+    """TFLite has no bfloat16 kernels: the export computes in float32."""
+    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = sharp_model(tokenizer.vocab_size)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("decoder").compute_dtype == "bfloat16"
+    directory = write_export(
+        tmp_path, model, tokenizer, max_source_length=MAX_SOURCE, max_length=4
+    )
+    reloaded = read_export(directory)["model"]
+    assert reloaded.get_layer("decoder").compute_dtype == "float32"
+    for trained, exported_weight in zip(
+        model.get_weights(), reloaded.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(trained, exported_weight)
+    assert (directory / "model.tflite").stat().st_size > 0
