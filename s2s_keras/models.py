@@ -186,7 +186,15 @@ def float32_copy(model):
     """
     if all(layer.compute_dtype == "float32" for layer in model.layers):
         return model
-    copy = keras.Model.from_config(float32_config(model.get_config()))
+    return rebuilt(model, float32_config(model.get_config()))
+
+
+def rebuilt(model, config=None):
+    """A new model built from `config` (default: `model`'s) with `model`'s weights.
+
+    Outside any distribution strategy's scope, its variables are plain ones.
+    """
+    copy = keras.Model.from_config(model.get_config() if config is None else config)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -36,6 +36,7 @@ from s2s_keras.config import TrainingConfig
 from s2s_keras.console import log
 from s2s_keras.models import float32_config
 from s2s_keras.models import float32_copy
+from s2s_keras.models import rebuilt
 
 TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
 
@@ -103,11 +104,9 @@ class Runner:
         trained weights are copied into it. A model trained under mixed
         precision is rebuilt to compute in float32 (`models.float32_copy`).
         """
-        if self.strategy is not tf.distribute.get_strategy():
-            copy = keras.Model.from_config(model.get_config())
-            copy.set_weights(model.get_weights())
-            model = copy
-        return float32_copy(model)
+        if self.strategy is tf.distribute.get_strategy():
+            return float32_copy(model)
+        return rebuilt(model, float32_config(model.get_config()))
 
 
 class TrainingRun:

@@ -32,6 +32,7 @@ from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
 from s2s_keras.models import float32_copy
+from s2s_keras.models import rebuilt
 
 QUANTIZATIONS = (None, "int8")
 
@@ -148,8 +149,7 @@ def write_export(
 
 def quantized_copy(model, mode="int8"):
     """A copy of `model` whose Dense and Embedding layers hold `mode` weights."""
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
+    copy = rebuilt(model)
     quantize(copy, mode)
     return copy
 
