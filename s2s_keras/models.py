@@ -200,11 +200,20 @@ def rebuilt(model, config=None):
 
 
 def float32_config(config):
-    """A layer or model config with every dtype policy replaced by float32."""
+    """A layer or model config computing in float32.
+
+    Every dtype policy becomes float32, and so does the recorded dtype of
+    every tensor between layers that was 16-bit.
+    """
     if isinstance(config, dict):
         if config.get("class_name") == "DTypePolicy":
             return {**config, "config": {**config["config"], "name": "float32"}}
-        return {key: float32_config(value) for key, value in config.items()}
-    if isinstance(config, list):
+        config = {key: float32_config(value) for key, value in config.items()}
+        if config.get("class_name") == "__keras_tensor__" and config["config"].get(
+            "dtype"
+        ) in ("float16", "bfloat16"):
+            config["config"] = {**config["config"], "dtype": "float32"}
+        return config
+    if isinstance(config, (list, tuple)):
         return [float32_config(value) for value in config]
     return config

@@ -317,7 +317,8 @@ def test_set_precision_auto_says_what_it_chose():
         distribute.set_precision("float64")
 
 
-def test_float32_copy_keeps_the_weights_and_computes_in_float32():
+def test_float32_copy_keeps_the_weights_and_computes_in_float32(tmp_path):
+    from s2s_keras.models import float32_config
     from s2s_keras.models import float32_copy
 
     distribute.set_precision("mixed_bfloat16")
@@ -337,3 +338,9 @@ def test_float32_copy_keeps_the_weights_and_computes_in_float32():
     }
     # The same function, in float32 rather than bfloat16's 8-bit mantissa.
     np.testing.assert_allclose(copy(inputs), model(inputs), atol=0.1)
+    # A rerun finds the kept float32 copy built like its bfloat16 model.
+    copy.save(tmp_path / "kept.keras")
+    kept = keras.saving.load_model(tmp_path / "kept.keras", safe_mode=True)
+    assert json.dumps(float32_config(kept.get_config()), sort_keys=True) == json.dumps(
+        float32_config(model.get_config()), sort_keys=True
+    )
