@@ -6,6 +6,8 @@ summary = write_results("summarize", config, tokenizer, splits.sizes,
 
 import json
 
+import keras
+
 from s2s_keras import plotting
 from s2s_keras.console import log
 from s2s_keras.evaluation import attention_examples
@@ -55,7 +57,7 @@ Trained by `recipes/{task}.py` ({"--quick smoke run" if data.quick else "full ru
 - Data: {data.name}; pairs: {split_sizes}.
 - Model: LSTM encoder-decoder, attention {model.attention or "none"}, {model.layers} layer(s) of {model.units} units,
   embeddings {model.embedding_dim}, subword vocabulary {data.vocab_size}{", bidirectional encoder" if model.bidirectional else ""}.
-- Training: {minutes:.1f} minutes, batch {training.batch_size}, Adam {training.learning_rate:g}, seed {training.seed}.
+- Training: {minutes:.1f} minutes in {keras.mixed_precision.global_policy().name}, batch {training.batch_size}, Adam {training.learning_rate:g}, seed {training.seed}.
 - Generation: {describe(config.generation)}, at most {config.generation.max_length} subwords (all the settings: `export.json`).
 
 ## Scores on the test split ({sizes["test"]} pairs)
@@ -120,6 +122,8 @@ def write_results(
         "metric": metric,
         "training_minutes": round(trained.minutes, 2),
         "epochs": len(trained.history.get("loss", [])),
+        # What --precision chose (the Runner set it); scores are float32's.
+        "precision": keras.mixed_precision.global_policy().name,
         "pairs": dict(sizes),
         "config": config.flags,
         "examples": examples,

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from s2s_keras import distribute
 from tests.conftest import WORDS
 
 RECIPES = pathlib.Path(__file__).parents[2] / "recipes"
@@ -43,6 +44,11 @@ def check_output(output, metric_names):
     assert len(results["examples"]) == 5
     assert results["pairs"]["test"] <= 20
     assert "Scores on the test split" in (output / "README.md").read_text()
+    # What --precision auto chose on this machine, not "auto".
+    expected = "mixed_bfloat16" if distribute.native_bfloat16() else "float32"
+    assert results["config"]["precision"] == "auto"
+    assert results["precision"] == expected
+    assert f"minutes in {expected}" in (output / "README.md").read_text()
     return results
 
 
