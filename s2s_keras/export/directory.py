@@ -79,9 +79,9 @@ def write_export(
     Returns:
         The export folder, a `pathlib.Path`.
     """
+    check_choice("quantization", quantization, QUANTIZATIONS)
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    check_choice("quantization", quantization, QUANTIZATIONS)
     float_model = float32_copy(model)  # TFLite has no bfloat16 kernels
     model = quantized_copy(float_model) if quantization else float_model
     if quantization and tflite_quantization is None:
