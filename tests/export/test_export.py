@@ -589,6 +589,9 @@ def test_int8_export_is_smaller_loads_back_and_answers_like_float(exported, tmp_
     )
     ids = runner(source_ids=padded(np.array([[5, 6, 7]], "int32")))["target_ids"]
     assert ids.shape == (1, MAX_LENGTH)
+    with pytest.raises(ValueError, match="int4"):
+        write_export(tmp_path / "bad", model, tokenizer, quantization="int4")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_model_trained_in_mixed_precision_exports_in_float32(tmp_path):
