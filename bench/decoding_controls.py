@@ -18,19 +18,18 @@ milliseconds per sentence (batches of 64, after a warm-up batch).
     python bench/decoding_controls.py --model saved_models/summarize
 """
 
-import argparse
 import dataclasses
 import os
-import pathlib
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from summarizer_test_pairs import TASK  # noqa: E402
+from summarizer_test_pairs import parse_args  # noqa: E402
+from summarizer_test_pairs import test_pairs  # noqa: E402
+
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras import tasks  # noqa: E402
-from s2s_keras.config import DataConfig  # noqa: E402
 from s2s_keras.config import GenerationConfig  # noqa: E402
-from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.evaluation import generate_texts  # noqa: E402
 from s2s_keras.export import read_export  # noqa: E402
 
@@ -65,25 +64,14 @@ def settings_compared(task):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model",
-        type=pathlib.Path,
-        default=pathlib.Path("saved_models/summarize"),
-        help="an export of recipes/summarize.py (default: %(default)s)",
-    )
-    parser.add_argument("--eval-pairs", type=int, default=1000, help="test pairs")
-    args = parser.parse_args(argv)
-    task = tasks.get("summarize")
+    args = parse_args(__doc__, argv)
+    task = TASK  # the summarizer
     export = read_export(args.model)
     model, tokenizer = export["model"], export["tokenizer"]
     max_source_length = export["settings"]["max_source_length"]
-    splits = open_splits(DataConfig(corpus=task.corpus, eval_pairs=args.eval_pairs))
-    pairs = splits.take("test")
-    sources = [source for source, _ in pairs]
-    references = [target for _, target in pairs]
+    sources, references = test_pairs(args.eval_pairs)
     compared, max_length = settings_compared(task)
-    print(f"\n{len(pairs)} test pairs of {task.corpus}, model {args.model}\n")
+    print(f"\n{len(sources)} test pairs of {task.corpus}, model {args.model}\n")
     print(
         "| decoding | repeated bigram | repeated trigram | ROUGE-1 | ROUGE-2 "
         "| ROUGE-L | ms / sentence |\n|---|---|---|---|---|---|---|"

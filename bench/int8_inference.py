@@ -19,7 +19,6 @@ compares the two:
     python bench/int8_inference.py --model saved_models/summarize --eval-pairs 200
 """
 
-import argparse
 import dataclasses
 import os
 import pathlib
@@ -30,12 +29,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from summarizer_test_pairs import TASK  # noqa: E402
+from summarizer_test_pairs import parse_args  # noqa: E402
+from summarizer_test_pairs import test_pairs  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras import tasks  # noqa: E402
-from s2s_keras.config import DataConfig  # noqa: E402
 from s2s_keras.config import GenerationConfig  # noqa: E402
-from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.evaluation import generate_texts  # noqa: E402
 from s2s_keras.export import read_export  # noqa: E402
 from s2s_keras.export import write_export  # noqa: E402
@@ -79,16 +78,8 @@ def tflite_run(directory, tokenizer, sources, references, max_source_length, bea
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model",
-        type=pathlib.Path,
-        default=pathlib.Path("saved_models/summarize"),
-        help="an export of recipes/summarize.py (default: %(default)s)",
-    )
-    parser.add_argument("--eval-pairs", type=int, default=1000, help="test pairs")
-    args = parser.parse_args(argv)
-    task = tasks.get("summarize")
+    args = parse_args(__doc__, argv)
+    task = TASK  # the summarizer
     source = read_export(args.model)
     settings = source["settings"]
     max_source_length = settings["max_source_length"]
@@ -98,10 +89,7 @@ def main(argv=None):
     generation = GenerationConfig(
         **{key: value for key, value in generator.items() if key in fields}
     )
-    splits = open_splits(DataConfig(corpus=task.corpus, eval_pairs=args.eval_pairs))
-    pairs = splits.take("test")
-    sources = [source_text for source_text, _ in pairs]
-    references = [target for _, target in pairs]
+    sources, references = test_pairs(args.eval_pairs)
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
         for name, quantization in (("float32", None), ("int8", "int8")):
@@ -146,7 +134,7 @@ def main(argv=None):
             }
             print(f"{name}: measured", flush=True)
     print(
-        f"\n{len(pairs)} test pairs of {task.corpus}, model {args.model}, "
+        f"\n{len(sources)} test pairs of {task.corpus}, model {args.model}, "
         f"decoding: {generation.method}\n"
     )
     print(
