@@ -140,3 +140,15 @@ def budgets(time_budget=None, max_steps=None):
     if max_steps:
         callbacks.append(StepBudget(max_steps))
     return callbacks
+
+
+def plateau(lr_decay=None):
+    """`ReduceLROnPlateau` on the validation loss for `lr_decay`, if given.
+
+    An epoch that does not lower the validation loss multiplies the learning
+    rate by `lr_decay`; the early stopping's patience then gives the lower
+    rate an epoch to find a better model.
+    """
+    if not lr_decay:
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(factor=lr_decay, patience=0, verbose=1)]

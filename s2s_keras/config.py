@@ -161,6 +161,9 @@ class TrainingConfig:
         epochs: epochs at most.
         batch_size: pairs per (global) batch.
         learning_rate: Adam's learning rate.
+        lr_decay: the factor the learning rate is multiplied by after an
+            epoch that did not lower the validation loss (Keras'
+            `ReduceLROnPlateau`), or None to keep it constant.
         time_budget: minutes of training at most per model, or None.
         max_steps: optimizer steps at most per model, or None.
         steps_per_epoch: batches an epoch, or None for a pass over the
@@ -174,6 +177,7 @@ class TrainingConfig:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 2e-3
+    lr_decay: float | None = None
     time_budget: float | None = 20.0
     max_steps: int | None = None
     steps_per_epoch: int | None = None
@@ -185,6 +189,10 @@ class TrainingConfig:
     def __post_init__(self):
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("precision", self.precision, PRECISIONS)
+        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
+            raise ValueError(
+                f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

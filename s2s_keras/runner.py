@@ -32,6 +32,7 @@ from s2s_keras.atomic_files import atomic_path
 from s2s_keras.callbacks import StopOnNaN
 from s2s_keras.callbacks import Stopwatch
 from s2s_keras.callbacks import budgets
+from s2s_keras.callbacks import plateau
 from s2s_keras.config import TrainingConfig
 from s2s_keras.console import log
 from s2s_keras.models import float32_config
@@ -149,6 +150,7 @@ class TrainingRun:
             *(logs if runner.chief else []),
             self.backup,
             self.nan_guard,
+            *plateau(training.lr_decay),
             keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
             *budgets(training.time_budget, training.max_steps),
             self.stopwatch,

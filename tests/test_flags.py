@@ -141,3 +141,13 @@ def test_precision_and_quantization_flags_reach_the_run_config():
     for bad in (["--quantize", "int4"], ["--precision", "float64"]):
         with pytest.raises(SystemExit):
             parse("summarize", bad)
+
+
+def test_lr_decay_reaches_the_run_config_and_bad_values_exit():
+    assert flags.run_config(parse("summarize", [])).training.lr_decay is None
+    config = flags.run_config(parse("summarize", ["--lr-decay", "0.5"]))
+    assert config.training.lr_decay == 0.5
+    with pytest.raises(SystemExit):
+        parse("summarize", ["--lr-decay", "1.5"])
+    with pytest.raises(ValueError, match="lr_decay.*0"):
+        flags.run_config(parse("summarize", ["--lr-decay", "0"]))

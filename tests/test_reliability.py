@@ -101,13 +101,13 @@ class InjectNaN(keras.callbacks.Callback):
             weight.assign(np.full(weight.shape, np.nan, "float32"))
 
 
-def small_run(pairs_file, output):
+def small_run(pairs_file, output, **training):
     """A quick run's runner, a compiled dot-attention model and its batches."""
     data = DataConfig(
         data=pairs_file, source_field="text", target_field="summary", quick=True,
         vocab_size=320, max_source_length=24, max_target_length=8,
     )  # fmt: skip
-    runner = Runner(output, TrainingConfig(epochs=4, time_budget=None))
+    runner = Runner(output, TrainingConfig(epochs=4, time_budget=None, **training))
     splits = open_splits(data)
     tokenizer = tokenizer_for(output / "tokenizer", splits.sample(), data.vocab_size)
     lengths = {"max_source_length": 24, "max_target_length": 8}
@@ -157,6 +157,25 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
     assert "1 epoch done, training from epoch 2." in printed
     assert len(history["loss"]) == 4 and np.isfinite(history["loss"]).all()
     assert not backup.exists()  # a finished run removes its backup
+
+
+class WorseningValidation(keras.callbacks.Callback):
+    """Reports a validation loss that rises every epoch (1, 2, 3, ...)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = float(epoch + 1)
+
+
+def test_lr_decay_lowers_the_rate_after_an_epoch_without_progress(pairs_file, tmp_path):
+    runner, model, train, validation = small_run(
+        pairs_file, tmp_path / "out", lr_decay=0.5
+    )
+    history = fit(runner, model, train, validation, [WorseningValidation()]).history
+    # Epochs 2 and 3 did not improve on epoch 1: the rate halved twice and
+    # early stopping (patience 2) ended the run.
+    assert len(history["loss"]) == 3
+    learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert learning_rate == pytest.approx(2e-3 / 4)
 
 
 def run_recipe(pairs_file, output, extra=(), timeout=600):
