@@ -19,7 +19,7 @@ LEVELS = [
     ["callbacks", "distribute", "multi_worker_fit", "tuning"],
     ["config"],
     ["runner", "reporting", "evaluation", "generation_search", "tasks"],
-    ["flags"],
+    ["flags", "serve"],
 ]  # fmt: skip
 LEVEL_OF = {name: level for level, names in enumerate(LEVELS) for name in names}
 

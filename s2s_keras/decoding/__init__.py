@@ -20,6 +20,7 @@ from s2s_keras.decoding.controls import word_starts
 from s2s_keras.decoding.generator import Generator
 from s2s_keras.decoding.generator import generate
 from s2s_keras.decoding.generator import generator_for
+from s2s_keras.decoding.generator import generator_settings
 from s2s_keras.decoding.methods import METHODS
 from s2s_keras.decoding.methods import get_chooser
 from s2s_keras.decoding.scoring import log_likelihood
@@ -36,6 +37,7 @@ __all__ = [
     "TokenChooser",
     "generate",
     "generator_for",
+    "generator_settings",
     "get_chooser",
     "log_likelihood",
     "score",

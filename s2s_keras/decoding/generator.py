@@ -7,6 +7,7 @@ model's `generate_function`: a loop of `generate` calls with the same
 settings traces the search once, not at every call.
 """
 
+import inspect
 import weakref
 
 import keras
@@ -240,3 +241,41 @@ def prefix_ids(target_prefix, batch_size, vocab_size):
     for index, row in enumerate(rows):
         packed[index, : len(row)] = row
     return tf.constant(packed)
+
+
+# Generator arguments that are not decoding settings.
+_NOT_SETTINGS = (
+    "self",
+    "model",
+    "tokenizer",
+    "return_attention",
+    "name",
+    "num_results",
+)
+
+
+def generator_settings(**options):
+    """Every decoding setting of a `Generator` made with `options`.
+
+    Like a generation config: the options given and the defaults of the
+    others, so that a reader (`export.json`, a server filling in the
+    `generate` signature's inputs) does not need this library's defaults.
+    Settings that are None (`top_k`, `top_p` off) are left out.
+
+    Args:
+        **options: `Generator` arguments.
+
+    Returns:
+        A dict, setting name -> value.
+    """
+    parameters = inspect.signature(Generator.__init__).parameters
+    unknown = sorted(set(options) - set(parameters) - set(_NOT_SETTINGS))
+    if unknown:
+        raise ValueError(f"Unknown Generator setting(s) {unknown}")
+    settings = {
+        name: parameter.default
+        for name, parameter in parameters.items()
+        if name not in _NOT_SETTINGS
+    }
+    settings.update(options)
+    return {name: value for name, value in settings.items() if value is not None}

@@ -28,6 +28,7 @@ import keras
 
 from s2s_keras.atomic_files import move_into_place
 from s2s_keras.checks import check_choice
+from s2s_keras.decoding import generator_settings
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
@@ -101,19 +102,23 @@ def write_export(
         source_tokenizer.save(staging / "tokenizer")
         if target_tokenizer is not source_tokenizer:
             target_tokenizer.save(staging / "target_tokenizer")
+        options = generator_settings(
+            **{
+                key: value
+                for key, value in generator_options.items()
+                if key != "target_prefix"
+            }
+        )
         settings = {
             "max_source_length": max_source_length,
             "quantization": quantization,
             "generator": {
-                key: value
-                for key, value in generator_options.items()
-                if value is not None
+                "target_prefix": generator_options.get("target_prefix") or "",
+                **options,
             },
         }
         if tflite:
-            options = generator_options
-            max_length = options.get("max_length", 32)
-            beam_width = options.get("beam_width", 4)
+            max_length, beam_width = options["max_length"], options["beam_width"]
             export_tflite(
                 float_model,  # TFLite quantizes it itself
                 staging / "model.tflite",
@@ -121,9 +126,9 @@ def write_export(
                 max_length,
                 tflite_quantization,
                 beam_width=beam_width,
-                length_penalty=options.get("length_penalty", 0.6),
-                coverage_penalty=options.get("coverage_penalty", 0.0),
-                coverage_form=options.get("coverage_form", "gnmt"),
+                length_penalty=options["length_penalty"],
+                coverage_penalty=options["coverage_penalty"],
+                coverage_form=options["coverage_form"],
                 controls=server.generator.controls,  # the SavedModel's, the same
                 target_prefix=server.prefix_ids.numpy()[0].tolist(),
             )

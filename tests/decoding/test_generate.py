@@ -6,6 +6,7 @@ from s2s_keras import build_seq2seq
 from s2s_keras.decoding import BeamSearch
 from s2s_keras.decoding import Generator
 from s2s_keras.decoding import generate
+from s2s_keras.decoding import generator_settings
 from s2s_keras.decoding import search
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
@@ -453,3 +454,12 @@ def test_choosers_are_looked_up_by_name():
         get_chooser("nucleus")
     with pytest.raises(ValueError, match=r"Unknown decoding options \['alpha'\]"):
         get_chooser("beam", alpha=0.6)
+
+
+def test_generator_settings_are_the_options_and_every_default():
+    settings = generator_settings(method="beam", max_length=7, top_k=None)
+    assert settings["method"] == "beam" and settings["max_length"] == 7
+    assert settings["beam_width"] == 4 and settings["length_penalty"] == 0.6
+    assert "top_k" not in settings and "model" not in settings
+    with pytest.raises(ValueError, match=r"Unknown Generator setting\(s\) \['beam'\]"):
+        generator_settings(beam=3)

@@ -383,10 +383,16 @@ def python_generation(model, tokenizer, texts, prefixes, **settings):
 def test_export_json_holds_every_decoding_setting(controlled):
     directory, _, _ = controlled
     settings = json.loads((directory / "export.json").read_text())
+    # The settings given, and the defaults of the others: a reader needs no
+    # library defaults (like a generation config).
     assert settings["generator"] == {
         **CONTROLS,
         "max_length": MAX_LENGTH,
         "target_prefix": "the",
+        "coverage_form": "gnmt",
+        "ngram_unit": "word",
+        "temperature": 1.0,
+        "seed": 0,
     }
     assert set(settings["tflite"]["signatures"]) == {"serving_default", "beam_search"}
 

@@ -1,0 +1,91 @@
+"""`python -m s2s_keras.serve EXPORT_DIR`: an export served over TF Serving's REST API."""
+
+import argparse
+import pathlib
+import re
+import sys
+
+DESCRIPTION = """\
+Serve an export folder (a recipe's --output) over TF Serving's REST API, with
+requests batched together as they arrive, and a page at / to try it.
+
+    python -m s2s_keras.serve saved_models/summarize
+    curl http://127.0.0.1:8501/v1/models/summarize/metadata
+    curl -d '{"instances": ["A fast text editor ..."]}' \\
+        http://127.0.0.1:8501/v1/models/summarize:predict
+    curl -d '{"signature_name": "generate", "inputs": {"text": ["..."], "max_length": 12}}' \\
+        http://127.0.0.1:8501/v1/models/summarize:predict
+
+Only the export's SavedModel and export.json are loaded. It listens on
+127.0.0.1 unless --host says otherwise: put it behind a proxy with TLS and
+authentication before opening it to a network.
+"""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m s2s_keras.serve",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # fmt: off
+    parser.add_argument("export", type=pathlib.Path, metavar="EXPORT_DIR", help="an export folder: saved_model/ and export.json")
+    parser.add_argument("--name", help="the model's name in the URLs (default: the folder's name)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8501, help="port, TF Serving's REST port by default (default: %(default)s)")
+    parser.add_argument("--max-batch-size", type=int, default=32, help="rows in one call of the model at most (default: %(default)s)")
+    parser.add_argument("--batch-timeout-ms", type=float, default=5.0, help="how long a request waits for others to run with (default: %(default)s)")
+    parser.add_argument("--max-queued", type=int, default=256, help="requests waiting at most; more are answered 503 (default: %(default)s)")
+    parser.add_argument("--max-body-kb", type=int, default=1024, help="largest request body, in KiB; larger ones are answered 413 (default: %(default)s)")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn's log level (default: %(default)s)")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False, help="log every request (default: %(default)s)")
+    # fmt: on
+    return parser
+
+
+def default_name(directory):
+    """The folder's name as a model name: other characters become `_`."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", pathlib.Path(directory).resolve().name)
+    return name.lstrip("._-") or "model"
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    import uvicorn
+
+    from s2s_keras.serve.app import create_app
+    from s2s_keras.serve.servable import Servable
+
+    try:
+        servable = Servable(args.export)
+        name = args.name or default_name(args.export)
+        app = create_app(
+            servable,
+            name,
+            max_batch_size=args.max_batch_size,
+            batch_timeout_ms=args.batch_timeout_ms,
+            max_queued=args.max_queued,
+            max_body_bytes=args.max_body_kb * 1024,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    servable.warm_up()
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"Serving {name} (signatures: {', '.join(sorted(servable.signatures))})\n"
+        f"  page:    {base}/\n"
+        f"  predict: POST {base}/v1/models/{name}:predict",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""An export folder loaded for serving: its SavedModel's signatures and settings.
+
+Only what an export holds is read: `saved_model/` (loaded with
+`tf.saved_model.load`; its graph holds the tokenizer) and `export.json` (the
+decoding settings, the defaults of the `generate` signature's inputs).
+Nothing a request sends is loaded, executed or written.
+"""
+
+import inspect
+import json
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the SentencePiece ops the graph uses)
+from google.protobuf import json_format
+from tensorflow.core.protobuf import saved_model_pb2
+
+from s2s_keras.serve.tensors import DTYPES
+from s2s_keras.serve.tensors import RequestError
+from s2s_keras.serve.tensors import TensorSpec
+
+VERSION = "1"  # the one version served, as TF Serving numbers them
+
+
+class Signature:
+    """One signature of the SavedModel: its function, inputs, outputs, defaults.
+
+    Args:
+        name: the signature's key (`"serving_default"`, `"generate"`, ...).
+        function: the loaded concrete function.
+        settings: the export's `generator` settings (`export.json`): an input
+            named after one of them defaults to its value.
+
+    Attributes:
+        inputs, outputs: `{name: TensorSpec}`.
+        defaults: `{name: value}` for the inputs a request may leave out.
+        batchable: whether requests may run as one batch: every input is
+            batched along its first dimension only (or a scalar) and every
+            output's other dimensions are fixed, so one request's rows come
+            out as they would alone.
+    """
+
+    def __init__(self, name, function, settings=None):
+        self.name = name
+        self.function = function
+        self.inputs = {
+            key: _spec(spec)
+            for key, spec in function.structured_input_signature[1].items()
+        }
+        self.outputs = {
+            key: _spec(spec) for key, spec in function.structured_outputs.items()
+        }
+        settings = settings or {}
+        self.defaults = {key: settings[key] for key in self.inputs if key in settings}
+        self.batchable = all(
+            len(spec.shape) <= 1 for spec in self.inputs.values()
+        ) and all(
+            spec.batched and None not in spec.shape[1:]
+            for spec in self.outputs.values()
+        )
+
+    def __call__(self, inputs):
+        """Runs the signature on `{name: np.ndarray}`; returns `{name: np.ndarray}`."""
+        tensors = {
+            key: tf.constant(inputs[key], dtype=tf.as_dtype(spec.dtype))
+            for key, spec in self.inputs.items()
+        }
+        try:
+            outputs = self.function(**tensors)
+        except tf.errors.InvalidArgumentError as error:
+            raise RequestError(f"signature {self.name!r}: {error.message}") from None
+        return {key: value.numpy() for key, value in outputs.items()}
+
+
+def _spec(spec):
+    dtype = spec.dtype.name
+    if dtype not in DTYPES:
+        raise ValueError(
+            f"unsupported dtype {dtype!r} in a signature: serve takes {DTYPES}"
+        )
+    return TensorSpec(dtype, tuple(spec.shape.as_list()))
+
+
+class Servable:
+    """An export folder's SavedModel, ready to serve.
+
+    Args:
+        directory: an export folder (a recipe's `--output`, `write_export`'s
+            folder): `saved_model/` and `export.json`.
+
+    Attributes:
+        signatures: `{name: Signature}`.
+        settings: `export.json` (`{}` if the folder has none).
+        signature_defs: the SavedModel's `SignatureDef` map as TF Serving's
+            metadata answers it (`{"signature_def": {name: ...}}`).
+
+    Raises:
+        ValueError: if `directory` holds no SavedModel.
+    """
+
+    def __init__(self, directory):
+        directory = pathlib.Path(directory)
+        saved_model = directory / "saved_model"
+        if not (saved_model / "saved_model.pb").is_file():
+            raise ValueError(
+                f"No SavedModel in {directory}: {saved_model}/saved_model.pb not "
+                "found. Pass an export folder (the --output of a recipe)."
+            )
+        settings_file = directory / "export.json"
+        self.settings = (
+            json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+        )
+        self.directory = directory
+        self.loaded = tf.saved_model.load(str(saved_model))
+        generator = self.settings.get("generator", {})
+        self.signatures = {
+            name: Signature(name, function, generator)
+            for name, function in self.loaded.signatures.items()
+        }
+        self.signature_defs = _signature_defs(saved_model / "saved_model.pb")
+
+    def signature(self, name):
+        """The `Signature` called `name`; a `RequestError` names the others."""
+        if name not in self.signatures:
+            raise RequestError(
+                f"Serving signature name: {name!r} not found in signature def; "
+                f"the model has {sorted(self.signatures)}"
+            )
+        return self.signatures[name]
+
+    def warm_up(self):
+        """Runs `serving_default` once on an empty text, if it takes text.
+
+        The first call of a loaded function pays for setting it up; this
+        keeps that out of the first request.
+        """
+        signature = self.signatures.get("serving_default")
+        if signature and all(
+            spec == TensorSpec("string", (None,)) for spec in signature.inputs.values()
+        ):
+            signature({key: np.array([b""], dtype=object) for key in signature.inputs})
+
+
+# TF Serving's JSON: proto field names, fields at their defaults included
+# (protobuf < 5.26 names that option including_default_value_fields).
+_AS_TF_SERVING = {
+    "preserving_proto_field_name": True,
+    (
+        "always_print_fields_with_no_presence"
+        if "always_print_fields_with_no_presence"
+        in inspect.signature(json_format.MessageToDict).parameters
+        else "including_default_value_fields"
+    ): True,
+}
+
+
+def _signature_defs(path):
+    """The `SignatureDef` map of a saved_model.pb, as JSON (TF Serving's metadata)."""
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString(path.read_bytes())
+    signature_defs = saved_model.meta_graphs[0].signature_def
+    return {
+        "signature_def": {
+            name: json_format.MessageToDict(signature_def, **_AS_TF_SERVING)
+            for name, signature_def in signature_defs.items()
+        }
+    }

@@ -1,0 +1,144 @@
+"""The micro-batcher: concurrent requests share calls, a full queue refuses."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from s2s_keras.serve import Busy
+from s2s_keras.serve import MicroBatcher
+from s2s_keras.serve import RequestError
+from s2s_keras.serve.tensors import TensorSpec
+
+
+class Upper:
+    """A stand-in signature: upper-cases `text`, repeated `times` (a scalar)."""
+
+    def __init__(self, name="upper", batchable=True, gate=None):
+        self.name = name
+        self.batchable = batchable
+        self.inputs = {
+            "text": TensorSpec("string", (None,)),
+            "times": TensorSpec("int32", ()),
+        }
+        self.batches = []  # the rows of each call
+        self.gate = gate  # a threading.Event the call waits for, if given
+
+    def __call__(self, inputs):
+        if self.gate is not None:
+            self.gate.wait(10)
+        texts = [text.decode() for text in inputs["text"]]
+        self.batches.append(texts)
+        if "bad" in texts:
+            raise RequestError("bad text")
+        times = int(inputs["times"])
+        return {
+            "text": np.array([text.upper() * times for text in texts], dtype=object)
+        }
+
+
+def job(text, times=1):
+    return {
+        "text": np.array([text.encode()], dtype=object),
+        "times": np.array(times, np.int32),
+    }
+
+
+def run(coroutine_function, **options):
+    async def main():
+        batcher = MicroBatcher(**options)
+        batcher.start()
+        try:
+            return await coroutine_function(batcher)
+        finally:
+            await batcher.stop()
+
+    return asyncio.run(main())
+
+
+def test_requests_within_the_timeout_share_one_call_and_get_their_own_rows():
+    signature = Upper()
+
+    async def requests(batcher):
+        texts = [f"t{i}" for i in range(10)]
+        answers = await asyncio.gather(
+            *(batcher.submit(signature, job(t), 1) for t in texts)
+        )
+        return texts, answers, batcher.calls
+
+    texts, answers, calls = run(requests, timeout_ms=50)
+    assert [answer["text"].tolist() for answer in answers] == [
+        [t.upper()] for t in texts
+    ]
+    assert calls == 1 and signature.batches == [[f"t{i}" for i in range(10)]]
+
+
+def test_batches_keep_to_the_size_and_settings_and_unbatchable_run_alone():
+    upper, alone = Upper(), Upper("alone", batchable=False)
+
+    async def requests(batcher):
+        return await asyncio.gather(
+            *(batcher.submit(upper, job(f"a{i}"), 1) for i in range(5)),
+            batcher.submit(upper, job("twice", times=2), 1),
+            *(batcher.submit(alone, job(f"s{i}"), 1) for i in range(2)),
+        )
+
+    answers = run(requests, timeout_ms=50, max_batch_size=3)
+    assert answers[5]["text"].tolist() == ["TWICETWICE"]
+    assert upper.batches == [["a0", "a1", "a2"], ["a3", "a4"], ["twice"]]
+    assert alone.batches == [["s0"], ["s1"]]
+
+
+def test_a_failing_request_fails_alone():
+    signature = Upper()
+
+    async def requests(batcher):
+        return await asyncio.gather(
+            *(batcher.submit(signature, job(t), 1) for t in ["ok", "bad", "fine"]),
+            return_exceptions=True,
+        )
+
+    good, bad, fine = run(requests, timeout_ms=50)
+    assert isinstance(bad, RequestError) and str(bad) == "bad text"
+    assert good["text"].tolist() == ["OK"] and fine["text"].tolist() == ["FINE"]
+    # The batch failed, then each request ran alone.
+    assert signature.batches[0] == ["ok", "bad", "fine"] and len(signature.batches) == 4
+
+
+def test_a_full_queue_refuses_at_once_and_serves_the_rest():
+    gate = threading.Event()
+    signature = Upper(gate=gate)
+
+    async def requests(batcher):
+        first = asyncio.ensure_future(batcher.submit(signature, job("first"), 1))
+        await asyncio.sleep(0.1)  # the worker holds "first", blocked on the gate
+        waiting = [
+            asyncio.ensure_future(batcher.submit(signature, job(f"w{i}"), 1))
+            for i in range(2)
+        ]
+        await asyncio.sleep(0)
+        with pytest.raises(Busy, match="2 requests are waiting"):
+            await batcher.submit(signature, job("refused"), 1)
+        gate.set()
+        return await asyncio.gather(first, *waiting)
+
+    answers = run(requests, timeout_ms=0, max_queued=2)
+    assert [answer["text"].tolist() for answer in answers] == [
+        ["FIRST"],
+        ["W0"],
+        ["W1"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"max_batch_size": 0}, "max_batch_size"),
+        ({"max_queued": 1.5}, "max_queued"),
+        ({"timeout_ms": -1}, "timeout_ms"),
+    ],
+)
+def test_bad_settings_raise(options, match):
+    with pytest.raises(ValueError, match=match):
+        MicroBatcher(**options)

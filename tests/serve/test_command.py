@@ -1,0 +1,94 @@
+"""`python -m s2s_keras.serve`: starts, answers, reads and writes nothing else."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import httpx2
+
+from tests.serve.conftest import free_port
+
+
+def fingerprint(directory):
+    """Every file under `directory` with its bytes' hash."""
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def start(export, cwd, *flags):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "s2s_keras.serve", str(export), *flags],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_until_up(url, process, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read())
+        try:
+            return httpx2.get(url, timeout=1)
+        except httpx2.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("the server did not answer in time")
+
+
+def test_serves_the_export_on_loopback_and_writes_nothing(beam_export, tmp_path):
+    before = fingerprint(beam_export)
+    port = free_port()
+    process = start(beam_export, tmp_path, "--port", str(port), "--name", "summarizer")
+    try:
+        base = f"http://127.0.0.1:{port}/v1/models/summarizer"
+        assert (
+            wait_until_up(base, process).json()["model_version_status"][0]["state"]
+            == "AVAILABLE"
+        )
+        # Texts that look like paths, code or URLs are only text to the model.
+        hostile = [
+            "/etc/passwd",
+            "__import__('os').system('touch pwned')",
+            "file:///tmp/x",
+        ]
+        answer = httpx2.post(base + ":predict", json={"instances": hostile}, timeout=60)
+        assert answer.status_code == 200 and len(answer.json()["predictions"]) == 3
+        oversized = httpx2.post(base + ":predict", content=b"x" * (2 << 20), timeout=60)
+        assert oversized.status_code == 413 and "error" in oversized.json()
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=60)[0]
+    assert "Serving summarizer" in output and f"127.0.0.1:{port}" in output
+    assert list(tmp_path.iterdir()) == []  # nothing written where it ran
+    assert fingerprint(beam_export) == before  # nor in the export
+
+
+def test_a_folder_without_an_export_exits_with_a_message(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "s2s_keras.serve", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 2
+    assert f"No SavedModel in {tmp_path}" in result.stderr
+
+
+def test_help_explains_the_api():
+    result = subprocess.run(
+        [sys.executable, "-m", "s2s_keras.serve", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0
+    for words in (":predict", "--max-batch-size", "--host", "127.0.0.1", "503"):
+        assert words in result.stdout

@@ -1,0 +1,195 @@
+"""The REST API against TF Serving's documented requests and answers.
+
+https://www.tensorflow.org/tfx/serving/api_rest: model status, metadata,
+predict in row ("instances" -> "predictions") and columnar ("inputs" ->
+"outputs") format, errors as {"error": ...}.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from starlette.testclient import TestClient
+
+from s2s_keras.serve import create_app
+
+TEXTS = ["the encoder reads the source", "attention looks back", ""]
+
+
+@pytest.fixture(scope="module")
+def client(servable):
+    with TestClient(create_app(servable, "beam", max_body_bytes=4096)) as client:
+        yield client
+
+
+def direct(servable, signature, **inputs):
+    """The SavedModel's own answer, called without the server."""
+    tensors = {key: tf.constant(value) for key, value in inputs.items()}
+    outputs = servable.loaded.signatures[signature](**tensors)
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
+def test_model_status(client):
+    for url in ("/v1/models/beam", "/v1/models/beam/versions/1"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.json() == {
+            "model_version_status": [
+                {
+                    "version": "1",
+                    "state": "AVAILABLE",
+                    "status": {"error_code": "OK", "error_message": ""},
+                }
+            ]
+        }
+
+
+def test_metadata_lists_the_signatures_as_tf_serving_does(client):
+    answer = client.get("/v1/models/beam/metadata").json()
+    assert answer["model_spec"] == {
+        "name": "beam",
+        "signature_name": "",
+        "version": "1",
+    }
+    signatures = answer["metadata"]["signature_def"]["signature_def"]
+    assert {"serving_default", "generate", "score", "attention"} <= set(signatures)
+    text = signatures["serving_default"]["inputs"]["text"]
+    assert text["dtype"] == "DT_STRING"
+    assert text["tensor_shape"] == {
+        "dim": [{"size": "-1", "name": ""}],
+        "unknown_rank": False,
+    }
+    assert signatures["serving_default"]["method_name"] == "tensorflow/serving/predict"
+    assert set(signatures["generate"]["outputs"]) == {
+        "text",
+        "scores",
+        "n_best",
+        "n_best_scores",
+    }
+
+
+def test_predict_row_format_answers_as_the_saved_model(client, servable):
+    response = client.post("/v1/models/beam:predict", json={"instances": TEXTS})
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    expected = direct(servable, "serving_default", text=TEXTS)
+    assert [row["text"] for row in predictions] == [
+        t.decode() for t in expected["text"]
+    ]
+    np.testing.assert_allclose(
+        [row["scores"] for row in predictions], expected["scores"], rtol=1e-5
+    )
+
+
+def test_predict_columnar_format_with_a_signature_and_settings(client, servable):
+    body = {
+        "signature_name": "generate",
+        "inputs": {"text": TEXTS[:2], "max_length": 3, "length_penalty": 0.0},
+    }
+    outputs = client.post("/v1/models/beam/versions/1:predict", json=body).json()[
+        "outputs"
+    ]
+    settings = json.loads((servable.directory / "export.json").read_text())["generator"]
+    expected = direct(
+        servable,
+        "generate",
+        text=TEXTS[:2],
+        target_prefix=["", ""],
+        max_length=3,
+        min_length=settings["min_length"],
+        no_repeat_ngram_size=settings["no_repeat_ngram_size"],
+        repetition_penalty=settings["repetition_penalty"],
+        length_penalty=0.0,
+        coverage_penalty=settings["coverage_penalty"],
+    )
+    assert outputs["text"] == [t.decode() for t in expected["text"]]
+    assert outputs["n_best"] == [
+        [t.decode() for t in row] for row in expected["n_best"]
+    ]
+    assert np.shape(outputs["n_best_scores"]) == (2, 3)  # the beam's 3 best
+    assert all(len(text.split()) <= 3 for row in outputs["n_best"] for text in row)
+
+
+def test_score_and_attention_signatures(client, servable):
+    body = {
+        "signature_name": "score",
+        "instances": [{"source": TEXTS[0], "target": "the source"}],
+    }
+    (row,) = client.post("/v1/models/beam:predict", json=body).json()["predictions"]
+    expected = direct(servable, "score", source=[TEXTS[0]], target=["the source"])
+    assert row["log_likelihood"] == pytest.approx(
+        float(expected["log_likelihood"][0]), rel=1e-5
+    )
+    body = {"signature_name": "attention", "inputs": [TEXTS[0]]}
+    outputs = client.post("/v1/models/beam:predict", json=body).json()["outputs"]
+    weights = np.array(outputs["weights"][0])  # (T, S)
+    real = [token != "" for token in outputs["source_tokens"][0]]
+    rows = [token != "" for token in outputs["output_tokens"][0]]
+    np.testing.assert_allclose(weights[rows][:, real].sum(axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "content, status, match",
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"\xff\xfe\x00", 400, "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, 413, "at most"),
+        (json.dumps({"instances": [7]}).encode(), 400, "takes strings, got 7"),
+        (json.dumps({"instance": ["a"]}).encode(), 400, "unknown field"),
+        (
+            json.dumps({"signature_name": "nope", "instances": ["a"]}).encode(),
+            400,
+            "'nope' not found",
+        ),
+        (json.dumps({"inputs": {"text": ["a" * 5000]}}).encode(), 413, "at most"),
+        (b"[" * 2000 + b"]" * 2000, 400, "not valid JSON|JSON object"),
+    ],
+)
+def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(
+    client, content, status, match
+):
+    response = client.post("/v1/models/beam:predict", content=content)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"] and __import__("re").search(
+        match, response.json()["error"]
+    )
+    assert (
+        client.post("/v1/models/beam:predict", json={"instances": ["a"]}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "method, url, status, match",
+    [
+        ("get", "/v1/models/other", 404, r"Latest\(other\)"),
+        ("get", "/v1/models/beam/versions/2", 404, r"Specific\(beam, 2\)"),
+        ("post", "/v1/models/other:predict", 404, r"Latest\(other\)"),
+        ("post", "/v1/models/beam:classify", 400, ":predict only"),
+        ("post", "/v1/models/beam:explode", 404, "no such endpoint"),
+        ("get", "/v1/models/beam:predict", 405, "takes POST"),
+        ("get", "/nowhere", 404, "Not Found"),
+        ("delete", "/v1/models/beam", 405, "Method Not Allowed"),
+    ],
+)
+def test_wrong_paths_and_methods_get_a_json_error(client, method, url, status, match):
+    kwargs = {"json": {"instances": ["a"]}} if method == "post" else {}
+    response = getattr(client, method)(url, **kwargs)
+    assert response.status_code == status
+    assert __import__("re").search(match, response.json()["error"])
+
+
+def test_the_page_names_the_model_and_calls_the_api(client):
+    response = client.get("/")
+    assert (
+        response.status_code == 200 and "text/html" in response.headers["content-type"]
+    )
+    assert 'data-model="beam"' in response.text and ":predict" in response.text
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "<script>", "a b", 7])
+def test_a_bad_model_name_raises(servable, name):
+    with pytest.raises(ValueError, match="model name"):
+        create_app(servable, name)
