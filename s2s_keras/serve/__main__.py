@@ -22,6 +22,14 @@ authentication before opening it to a network.
 """
 
 
+def port(text):
+    """A TCP port number, 1 to 65535."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m s2s_keras.serve",
@@ -32,7 +40,7 @@ def build_parser():
     parser.add_argument("export", type=pathlib.Path, metavar="EXPORT_DIR", help="an export folder: saved_model/ and export.json")
     parser.add_argument("--name", help="the model's name in the URLs (default: the folder's name)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8501, help="port, TF Serving's REST port by default (default: %(default)s)")
+    parser.add_argument("--port", type=port, default=8501, help="port, TF Serving's REST port by default (default: %(default)s)")
     parser.add_argument("--max-batch-size", type=int, default=32, help="rows in one call of the model at most (default: %(default)s)")
     parser.add_argument("--batch-timeout-ms", type=float, default=5.0, help="how long a request waits for others to run with (default: %(default)s)")
     parser.add_argument("--max-queued", type=int, default=256, help="requests waiting at most; more are answered 503 (default: %(default)s)")

@@ -108,6 +108,8 @@ class MicroBatcher:
     async def _gather(self):
         """The first waiting job and those that come within the timeout."""
         jobs = [await self._queue.get()]
+        if jobs[0].batch_key() is None:
+            return jobs  # it runs alone: nothing to wait for
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         rows = jobs[0].rows

@@ -92,3 +92,18 @@ def test_help_explains_the_api():
     assert result.returncode == 0
     for words in (":predict", "--max-batch-size", "--host", "127.0.0.1", "503"):
         assert words in result.stdout
+
+
+def test_bad_settings_exit_with_a_message(beam_export):
+    for flags, message in (
+        (["--port", "70000"], "a port is 1 to 65535"),
+        (["--max-batch-size", "0"], "max_batch_size must be a positive integer"),
+        (["--name", "a/b"], "A model name is letters"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "s2s_keras.serve", str(beam_export), *flags],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        assert result.returncode == 2 and message in result.stderr
