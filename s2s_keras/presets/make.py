@@ -1,0 +1,366 @@
+"""Making a preset from a recipe's export: compact weights, scores, metadata, card.
+
+    python -m s2s_keras.presets make /runs/summarize summarize_debian \\
+        --decoding /runs/summarize/decoding_search.json --command "python recipes/..."
+
+`make_preset` reads the export folder (`read_export`: the trained model,
+tokenizer, `export.json`, `metrics.json`), writes the preset's files into a
+staging folder beside the destination, loads the preset back from there,
+scores it on the test pairs the run was scored on (so the card's scores are
+the stored weights' own), then writes `metadata.json` and the card and moves
+the folder into place.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from s2s_keras.atomic_files import move_into_place
+from s2s_keras.config import DataConfig
+from s2s_keras.config import GenerationConfig
+from s2s_keras.data.corpora import SOURCES
+from s2s_keras.data.pairs import open_splits
+from s2s_keras.export import read_export
+from s2s_keras.generation_search import describe
+from s2s_keras.presets.preset import CONFIG
+from s2s_keras.presets.preset import METADATA
+from s2s_keras.presets.preset import TOKENIZER
+from s2s_keras.presets.preset import WEIGHTS
+from s2s_keras.presets.preset import load
+from s2s_keras.presets.weights import save_weights
+
+MAX_MEGABYTES = 12.0  # a preset committed to the repository, at most
+
+DESCRIPTIONS = {
+    "summarize": "writes a Debian package's one-line synopsis from its long description",
+    "translate": "translates a Debian package description from English into Italian",
+    "paraphrase": "rewrites a King James Version verse in modern English (World English Bible style)",
+    "qa": 'answers "What is <word>?" with a WordNet-style definition',
+}
+
+LIMITS = {
+    "summarize": [
+        "Trained on Debian package descriptions only: other kinds of text get a "
+        "synopsis in the style of a package list.",
+        "English only. It reads the first 96 subwords (about 70 words) of a text and "
+        "writes 24 subwords at most.",
+        "A synopsis may name a version, a kind of package or a purpose the "
+        "description does not state: check it before publishing it.",
+    ],
+    "translate": [
+        "English to Italian, trained on package descriptions: software vocabulary, "
+        "short technical sentences; other domains translate poorly.",
+        "Reads and writes 64 subwords at most: translate long texts sentence by sentence.",
+    ],
+    "paraphrase": [
+        "Trained on Bible verses (KJV to WEB): other text is rewritten in the manner "
+        "of a Bible translation.",
+        "Reads and writes 64 subwords at most (a verse).",
+    ],
+    "qa": [
+        "Answers only definition questions about single words, from WordNet's glosses.",
+    ],
+}
+
+
+def make_preset(
+    export_dir,
+    directory,
+    storage="float16",
+    decoding=None,
+    command=None,
+    test_pairs=None,
+    machine=None,
+    max_megabytes=MAX_MEGABYTES,
+    compare=None,
+):
+    """Writes a preset folder from a recipe's export folder.
+
+    Args:
+        export_dir: the recipe's `--output` (an export with `metrics.json`).
+        directory: the preset folder to write (its name is the preset's).
+        storage: `"float16"` or `"int8"` weights.
+        decoding: the decoding settings, a dict of `GenerationConfig` fields
+            (`decoding_search.json`'s `"best"`); default: the export's.
+        command: the command that trained it, for the card.
+        test_pairs: `(source, target)` pairs to score on; default: the test
+            pairs the run was scored on (its data config in `metrics.json`).
+        machine: what it trained on, for the card (default: this machine).
+        max_megabytes: the largest preset allowed.
+        compare: `{label: export folder}` of other runs of the task (such as
+            its 20-minute default) whose `metrics.json` scores the card shows.
+
+    Returns:
+        The loaded `Preset`.
+
+    Raises:
+        ValueError: the export has no `metrics.json`, has its own target
+            tokenizer, or the preset would be larger than `max_megabytes`.
+    """
+    export_dir, directory = pathlib.Path(export_dir), pathlib.Path(directory)
+    export = read_export(export_dir)
+    run = export["metrics"]
+    if run is None:
+        raise ValueError(f"{export_dir} has no metrics.json: pass a recipe's --output")
+    if export["target_tokenizer"] is not export["tokenizer"]:
+        raise ValueError("a preset has one tokenizer; this export has two")
+    generation = _generation(export["settings"]["generator"], decoding)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(
+        tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent)
+    )
+    staging.chmod(0o755)  # mkdtemp's is 0o700
+    try:
+        model = export["model"]
+        config = {
+            "task": run["task"],
+            "metric": run["metric"],
+            "max_source_length": export["settings"]["max_source_length"],
+            "generation": dataclasses.asdict(generation),
+            "weights": storage,
+            "model": keras.saving.serialize_keras_object(model),
+        }
+        (staging / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
+        save_weights(model, staging / WEIGHTS, storage)
+        export["tokenizer"].save(staging / TOKENIZER)
+        preset = load(staging)
+        pairs = test_pairs if test_pairs is not None else _run_test_pairs(run)
+        scores, outputs = preset.score(pairs)
+        metadata = _metadata(
+            directory.name, preset, run, scores, pairs, command, machine
+        )
+        metadata["scores"]["compared"] = _compared(compare or {}, run)
+        metadata["examples"] = [
+            {"source": source, "reference": target, "output": output}
+            for (source, target), output in list(zip(pairs, outputs, strict=True))[:5]
+        ]
+        metadata["size_megabytes"] = round(_megabytes(staging), 2)
+        (staging / METADATA).write_text(
+            json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
+        )
+        (staging / "README.md").write_text(model_card(metadata), encoding="utf-8")
+        size = _megabytes(staging)
+        if size > max_megabytes:
+            raise ValueError(
+                f"The preset is {size:.1f} MB, over {max_megabytes} MB: use storage='int8'"
+            )
+        move_into_place(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return load(directory)
+
+
+def _generation(exported, decoding):
+    fields = {field.name for field in dataclasses.fields(GenerationConfig)}
+    settings = {key: value for key, value in exported.items() if key in fields}
+    settings.update(
+        {key: value for key, value in (decoding or {}).items() if key in fields}
+    )
+    return GenerationConfig(**settings)
+
+
+def _run_test_pairs(run):
+    """The test pairs a run was scored on, from its data flags in `metrics.json`."""
+    flags = run["config"]
+    fields = {field.name for field in dataclasses.fields(DataConfig)}
+    data = DataConfig(**{key: value for key, value in flags.items() if key in fields})
+    return open_splits(data).take("test")
+
+
+def _metadata(name, preset, run, scores, pairs, command, machine):
+    flags = run["config"]
+    corpus = flags.get("corpus")
+    baselines = {
+        model: model_scores
+        for model, model_scores in run["scores"].items()
+        if not model.startswith("seq2seq")
+    }
+    return {
+        "name": name,
+        "task": run["task"],
+        "description": DESCRIPTIONS.get(run["task"], run["task"]),
+        "date": datetime.date.today().isoformat(),
+        "packages": _versions(),
+        "parameters": int(preset.model.count_params()),
+        "vocabulary_size": preset.tokenizer.vocab_size,
+        "weights": preset.config["weights"],
+        "data": {
+            "corpus": corpus,
+            **SOURCES.get(corpus, {"source": flags.get("data") or flags.get("tfds")}),
+            "pairs": run.get("pairs"),
+        },
+        "metric": run["metric"],
+        "scores": {
+            "preset": scores,
+            "test_pairs": len(pairs),
+            "baselines": baselines,
+            "trained_model_float32": {
+                model: model_scores
+                for model, model_scores in run["scores"].items()
+                if model.startswith("seq2seq")
+            },
+        },
+        "generation": dataclasses.asdict(preset.generation),
+        "training": {
+            "command": command or "(not recorded)",
+            "minutes": run.get("training_minutes"),
+            "epochs": run.get("epochs"),
+            "precision": run.get("precision"),
+            "machine": machine or _machine(),
+        },
+        "limits": LIMITS.get(run["task"], []),
+    }
+
+
+def _compared(compare, run):
+    """`{label: scores}` of other runs' models, scored on the same test split."""
+    compared = {}
+    for label, folder in compare.items():
+        other = json.loads((pathlib.Path(folder) / "metrics.json").read_text())
+        if other["task"] != run["task"] or other["pairs"].get("test") != run[
+            "pairs"
+        ].get("test"):
+            raise ValueError(f"{folder} is not a run of the same task and test split")
+        models = [model for model in other["scores"] if model.startswith("seq2seq")]
+        compared[label] = other["scores"][models[0]]
+    return compared
+
+
+def _versions():
+    import tensorflow_text
+
+    import s2s_keras
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tensorflow_text": tensorflow_text.__version__,
+        "s2s_keras": s2s_keras.__version__,
+    }
+
+
+def _machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{os.cpu_count()} cores of {cpu}" + (
+        f", {len(gpus)} GPU(s)" if gpus else ", no GPU"
+    )
+
+
+def _megabytes(folder):
+    return (
+        sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6
+    )
+
+
+def model_card(metadata):
+    """The preset's README.md, from its metadata."""
+    name, scores = metadata["name"], metadata["scores"]
+    columns = sorted(scores["preset"])
+    rows = [(f"**{name}** (this preset)", scores["preset"])]
+    rows += [
+        (f"{model} (baseline)", values) for model, values in scores["baselines"].items()
+    ]
+    rows += list(scores.get("compared", {}).items())
+    rows += [
+        (f"{model}, float32, the run's own decoding", values)
+        for model, values in scores["trained_model_float32"].items()
+    ]
+    table = "\n".join(
+        [
+            "| model | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|",
+            *(
+                f"| {label} | "
+                + " | ".join(f"{values.get(c, float('nan')):.1f}" for c in columns)
+                + " |"
+                for label, values in rows
+            ),
+        ]
+    )
+    data, training = metadata["data"], metadata["training"]
+    pairs = ", ".join(
+        f"{split} {count}" for split, count in (data.get("pairs") or {}).items()
+    )
+    examples = "\n\n".join(
+        f"- **source:** {_short(example['source'])}\n  **reference:** {example['reference']}\n"
+        f"  **output:** {example['output']}"
+        for example in metadata["examples"]
+    )
+    limits = "\n".join(f"- {limit}" for limit in metadata["limits"])
+    packages = ", ".join(
+        f"{package} {version}" for package, version in metadata["packages"].items()
+    )
+    return f"""# {name}
+
+An s2s_keras preset that {metadata["description"]}: an LSTM encoder-decoder with
+Luong attention, {metadata["parameters"]:,} parameters, stored in {metadata["weights"]}
+({metadata["size_megabytes"]} MB).
+
+```python
+from s2s_keras import presets
+
+model = presets.load("{name}")
+model(["..."])                                  # decoded as below
+model.generate(["..."], method="greedy")        # other decoding settings
+model.export("exports/{name}")                  # SavedModel, TFLite, .keras
+```
+
+`python -m s2s_keras.presets export {name} DIR` writes the export for programs that only
+load the SavedModel; `python -m s2s_keras.serve {name}` serves it over HTTP.
+
+## Scores on the test split ({scores["test_pairs"]} pairs)
+
+{table}
+
+The first row is this preset's stored weights with its decoding (below), reproduced by
+`tests/presets/test_shipped.py`; the last is the run's float32 model with the decoding the
+run scored with.
+
+## Data
+
+{data.get("source")}. License: {data.get("license", "see the data's source")}. Pairs: {pairs}
+(`{data.get("corpus")}`, split by group so no text is in two splits; see
+`s2s_keras/data/`).
+
+## Training
+
+    {training["command"]}
+
+{training["minutes"]} minutes of training, {training["epochs"]} epochs, {training["precision"]},
+on {training["machine"]}; made on {metadata["date"]} with {packages}.
+
+## Decoding
+
+{describe(GenerationConfig(**metadata["generation"]))}, at most {metadata["generation"]["max_length"]} subwords,
+chosen on validation pairs with `recipes/tune_decoding.py` (the test pairs were not read).
+
+## Limits
+
+{limits}
+
+## Examples (the first test pairs)
+
+{examples}
+"""
+
+
+def _short(text, limit=300):
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,228 @@
+"""A trained model of the zoo, loaded in one line: `Preset`, `load`, `available`.
+
+    from s2s_keras import presets
+    summarizer = presets.load("summarize_debian")
+    summarizer(["A fast, light text editor for the terminal, with syntax ..."])
+    summarizer.generate(texts, method="greedy", max_length=12)
+    summarizer.export("exports/summarize")   # SavedModel, TFLite, .keras
+
+A preset is a folder (the shipped ones are in the repository's
+`saved_models/`; `$S2S_KERAS_PRESETS` names another folder of them):
+
+| file | what it holds |
+|---|---|
+| `config.json` | the model's Keras config, the task, the maximum source length, the decoding settings (chosen on the validation split), the weight storage |
+| `weights.npz` | the weights, float16 or int8 (`weights.py`), no optimizer state |
+| `tokenizer/` | the SentencePiece model, shared by sources and outputs |
+| `metadata.json` | package versions, parameter count, vocabulary size, data source and license, date, scores |
+| `README.md` | the model card |
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+
+import keras
+
+from s2s_keras import metrics
+from s2s_keras.config import GenerationConfig
+from s2s_keras.evaluation import generate_texts
+from s2s_keras.export import write_export
+from s2s_keras.presets.weights import load_weights
+from s2s_keras.text import SubwordTokenizer
+
+CONFIG = "config.json"
+WEIGHTS = "weights.npz"
+METADATA = "metadata.json"
+TOKENIZER = "tokenizer"
+SHIPPED = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
+
+
+def presets_folder():
+    """Where presets are looked up by name: `$S2S_KERAS_PRESETS` or `saved_models/`."""
+    return pathlib.Path(os.environ.get("S2S_KERAS_PRESETS") or SHIPPED)
+
+
+def available():
+    """The names of the presets in `presets_folder()`, sorted."""
+    folder = presets_folder()
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if (path / CONFIG).is_file())
+
+
+def is_preset(name_or_path):
+    """Whether `name_or_path` is a preset's name or folder."""
+    path = pathlib.Path(name_or_path)
+    return (path / CONFIG).is_file() or (
+        path.name == str(name_or_path) and str(name_or_path) in available()
+    )
+
+
+def find(name_or_path):
+    """The folder of a preset given by name (`"summarize_debian"`) or path.
+
+    Raises:
+        ValueError: naming the presets there are.
+    """
+    path = pathlib.Path(name_or_path)
+    if (path / CONFIG).is_file():
+        return path
+    if path.name == str(name_or_path) and (presets_folder() / path / CONFIG).is_file():
+        return presets_folder() / path
+    names = ", ".join(available()) or "none"
+    raise ValueError(
+        f"No preset {str(name_or_path)!r}: not a preset folder (with {CONFIG}) nor a "
+        f"name in {presets_folder()} (presets there: {names})"
+    )
+
+
+class Preset:
+    """A trained model with its tokenizer and decoding settings.
+
+    Make one with `load`. Call it on texts for outputs with the preset's
+    decoding; `generate` takes other decoding settings; `export` writes an
+    export folder (SavedModel, TFLite, `.keras`).
+
+    Args:
+        model: the Keras model (float32).
+        tokenizer: its `SubwordTokenizer`.
+        generation: the `GenerationConfig` it decodes with.
+        max_source_length: source subwords read; the rest is cut.
+        config: the preset's `config.json`.
+        metadata: its `metadata.json` (`{}` if none).
+        directory: the folder it was loaded from.
+
+    Attributes:
+        name, task: from the folder and the config.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        generation,
+        max_source_length,
+        config,
+        metadata,
+        directory,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.generation = generation
+        self.max_source_length = max_source_length
+        self.config = config
+        self.metadata = metadata
+        self.directory = pathlib.Path(directory)
+        self.name = self.directory.name
+        self.task = config.get("task")
+
+    def __repr__(self):
+        return f"<Preset {self.name}: {self.task}, {self.generation.method} decoding>"
+
+    def __call__(self, texts):
+        """The outputs for `texts` (a list of strings, or one string)."""
+        return self.generate(texts)
+
+    def generate(self, texts, batch_size=64, **controls):
+        """The outputs for `texts`, with decoding settings changed by `controls`.
+
+        Args:
+            texts: a list of strings, or one string (then one string back).
+            batch_size: texts per search.
+            **controls: `GenerationConfig` fields: `method`, `beam_width`,
+                `length_penalty`, `max_length`, `min_length`,
+                `no_repeat_ngram_size`, `repetition_penalty`, `coverage_penalty`,
+                `target_prefix`, ...
+
+        Returns:
+            A list of strings (one string for one string).
+
+        Raises:
+            ValueError: for a setting `GenerationConfig` does not have or a
+                bad value.
+        """
+        generation = self._generation(controls)
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError(f"texts must be strings; got {texts[:3]!r}")
+        outputs = generate_texts(
+            self.model,
+            self.tokenizer,
+            texts,
+            generation,
+            self.max_source_length,
+            batch_size,
+        )
+        return outputs[0] if single else outputs
+
+    def _generation(self, controls):
+        fields = {field.name for field in dataclasses.fields(GenerationConfig)}
+        unknown = sorted(set(controls) - fields)
+        if unknown:
+            raise ValueError(
+                f"Unknown decoding setting(s) {unknown}; the settings are {sorted(fields)}"
+            )
+        return dataclasses.replace(self.generation, **controls)
+
+    def score(self, pairs, **controls):
+        """The task's scores on `(source, target)` pairs; also returns the outputs."""
+        outputs = self.generate([source for source, _ in pairs], **controls)
+        references = [target for _, target in pairs]
+        return metrics.score(self.config["metric"], outputs, references), outputs
+
+    def export(self, directory, quantization=None, tflite=True, **controls):
+        """Writes today's export folder: SavedModel, TFLite, `.keras`, tokenizer.
+
+        Args:
+            directory: the export folder (created; entries replaced).
+            quantization: None, or `"int8"` (see `write_export`).
+            tflite: whether to write `model.tflite`.
+            **controls: decoding settings other than the preset's.
+
+        Returns:
+            The folder, a `pathlib.Path`.
+        """
+        generation = self._generation(controls)
+        card = (
+            (self.directory / "README.md").read_text(encoding="utf-8")
+            if (self.directory / "README.md").is_file()
+            else f"# {self.name}\n"
+        )
+        return write_export(
+            directory,
+            self.model,
+            self.tokenizer,
+            max_source_length=self.max_source_length,
+            tflite=tflite,
+            quantization=quantization,
+            extra_files={"README.md": card},
+            target_prefix=generation.target_prefix,
+            **generation.settings(),
+        )
+
+
+def load(name_or_path):
+    """The `Preset` called `name_or_path` (a name in `saved_models/`, or a folder).
+
+    Raises:
+        ValueError: no such preset (the message lists those there are).
+    """
+    directory = find(name_or_path)
+    config = json.loads((directory / CONFIG).read_text())
+    model = keras.saving.deserialize_keras_object(config["model"])
+    load_weights(model, directory / WEIGHTS)
+    tokenizer = SubwordTokenizer.load(directory / TOKENIZER)
+    metadata_file = directory / METADATA
+    metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}
+    return Preset(
+        model,
+        tokenizer,
+        GenerationConfig(**config["generation"]),
+        config["max_source_length"],
+        config,
+        metadata,
+        directory,
+    )

@@ -1,0 +1,251 @@
+"""Presets: made from a run's export, loaded in one line, exported, served, listed."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from s2s_keras import presets
+from s2s_keras.config import GenerationConfig
+from s2s_keras.evaluation import generate_texts
+from tests.export.test_export import run_without_s2s_keras
+from tests.export.test_export import sharp_export
+from tests.text.test_tokenizer import corpus
+
+TEXTS = ["the encoder reads the source", "attention looks back at every word", ""]
+
+
+def run_metrics(task="summarize"):
+    """A recipe run's metrics.json, as `reporting.write_results` writes it."""
+    return {
+        "task": task,
+        "metric": "rouge",
+        "scores": {
+            "lead-2": {"rouge1": 10.0, "rouge2": 1.0, "rougeL": 9.0},
+            "seq2seq + dot attention": {"rouge1": 20.0, "rouge2": 2.0, "rougeL": 19.0},
+        },
+        "training_minutes": 1.5,
+        "epochs": 2,
+        "precision": "float32",
+        "pairs": {"train": 100, "validation": 10, "test": 30},
+        "config": {"corpus": "debian_descriptions", "eval_pairs": 30},
+    }
+
+
+@pytest.fixture(scope="module")
+def test_pairs():
+    return [(text, " ".join(text.split()[:2])) for text in corpus(30, seed=5)]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, test_pairs):
+    """A run's export (beam 3) made into the preset `tiny_summarizer`."""
+    export, _, _ = sharp_export(tmp_path_factory, "run", method="beam", beam_width=3)
+    (export / "metrics.json").write_text(json.dumps(run_metrics()))
+    folder = tmp_path_factory.mktemp("presets") / "tiny_summarizer"
+    preset = presets.make_preset(
+        export,
+        folder,
+        decoding={"method": "greedy", "max_length": 6, "bogus_field": 1},
+        command="python recipes/summarize.py --quick",
+        test_pairs=test_pairs,
+        compare={"20-minute default": export},
+    )
+    return export, folder, preset
+
+
+def test_the_folder_holds_the_weights_tokenizer_config_metadata_and_card(made):
+    _, folder, preset = made
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "README.md", "config.json", "metadata.json", "tokenizer", "weights.npz",
+    ]  # fmt: skip
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["task"] == "summarize" and metadata["weights"] == "float16"
+    assert metadata["parameters"] == preset.model.count_params() > 0
+    assert metadata["vocabulary_size"] == preset.tokenizer.vocab_size
+    assert {"tensorflow", "keras", "tensorflow_text", "python"} <= set(
+        metadata["packages"]
+    )
+    assert "public domain" not in metadata["data"]["license"]  # Debian's terms
+    assert metadata["data"]["source"].startswith("Debian's package descriptions")
+    assert metadata["scores"]["test_pairs"] == 30 and len(metadata["examples"]) == 5
+    # The decoding given (greedy, 6 subwords) replaced the export's (beam).
+    assert metadata["generation"]["method"] == "greedy"
+    assert metadata["generation"]["max_length"] == 6
+    card = (folder / "README.md").read_text()
+    for words in ("python recipes/summarize.py --quick", "lead-2 (baseline)", "20-minute default",
+                  "## Limits", "## Examples", 'presets.load("tiny_summarizer")'):  # fmt: skip
+        assert words in card
+
+
+def test_its_scores_are_the_stored_weights_own(made, test_pairs):
+    _, folder, _ = made
+    metadata = json.loads((folder / "metadata.json").read_text())
+    reloaded = presets.load(folder)
+    scores, _ = reloaded.score(test_pairs)
+    assert scores == pytest.approx(metadata["scores"]["preset"], abs=1e-6)
+
+
+def test_load_by_name_list_and_a_missing_name(made, monkeypatch):
+    _, folder, _ = made
+    monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
+    assert presets.list() == ["tiny_summarizer"]
+    preset = presets.load("tiny_summarizer")
+    assert preset.name == "tiny_summarizer" and preset.task == "summarize"
+    assert presets.is_preset("tiny_summarizer") and not presets.is_preset("nothing")
+    with pytest.raises(
+        ValueError, match=r"No preset 'nothing'.*presets there: tiny_summarizer"
+    ):
+        presets.load("nothing")
+
+
+def test_it_answers_as_its_model_decodes(made):
+    _, _, preset = made
+    expected = generate_texts(
+        preset.model,
+        preset.tokenizer,
+        TEXTS,
+        preset.generation,
+        preset.max_source_length,
+    )
+    assert preset(TEXTS) == expected
+    assert preset(TEXTS[0]) == expected[0]  # one string in, one out
+    controls = {"max_length": 2, "method": "beam", "beam_width": 2}
+    shorter = preset.generate(TEXTS, **controls)
+    changed = dataclasses.replace(preset.generation, **controls)
+    assert shorter == generate_texts(
+        preset.model, preset.tokenizer, TEXTS, changed, preset.max_source_length
+    )
+    assert preset.generation.max_length == 6  # the preset's own stays
+    with pytest.raises(ValueError, match=r"Unknown decoding setting\(s\) \['beams'\]"):
+        preset.generate(TEXTS, beams=3)
+    with pytest.raises(ValueError, match="method"):
+        preset.generate(TEXTS, method="sideways")
+    with pytest.raises(ValueError, match="texts must be strings"):
+        preset.generate([1, 2])
+
+
+def test_its_export_loads_without_s2s_keras_and_answers_the_same(made, tmp_path):
+    _, _, preset = made
+    folder = preset.export(tmp_path / "export")
+    assert {
+        "saved_model",
+        "model.tflite",
+        "model.keras",
+        "tokenizer",
+        "export.json",
+    } <= {path.name for path in folder.iterdir()}
+    settings = json.loads((folder / "export.json").read_text())["generator"]
+    assert settings["method"] == "greedy" and settings["max_length"] == 6
+    script = f"""
+        import json
+        import tensorflow as tf
+        import tensorflow_text
+        model = tf.saved_model.load({str(folder / "saved_model")!r})
+        out = model.signatures["serving_default"](text=tf.constant({TEXTS!r}))
+        print(json.dumps([t.decode() for t in out["text"].numpy()]))
+    """
+    answers = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])
+    assert answers == preset(TEXTS)
+
+
+def python_module(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_the_command_line_lists_and_exports(made, tmp_path, monkeypatch):
+    _, folder, preset = made
+    monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
+    listed = python_module("-m", "s2s_keras.presets", "list")
+    assert listed.returncode == 0 and listed.stdout.startswith(
+        "tiny_summarizer: writes"
+    )
+    result = python_module(
+        "-m",
+        "s2s_keras.presets",
+        "export",
+        "tiny_summarizer",
+        str(tmp_path / "e"),
+        "--no-tflite",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "e" / "saved_model").is_dir() and not (
+        tmp_path / "e" / "model.tflite"
+    ).exists()
+    missing = python_module(
+        "-m", "s2s_keras.presets", "export", "nope", str(tmp_path / "x")
+    )
+    assert missing.returncode == 2 and "No preset 'nope'" in missing.stderr
+
+
+def test_a_recipe_predicts_with_a_preset_name(made, monkeypatch):
+    _, folder, preset = made
+    monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
+    recipe = os.path.join(
+        os.path.dirname(__file__), "..", "..", "recipes", "summarize.py"
+    )
+    result = python_module(recipe, "--model", "tiny_summarizer", "--predict", TEXTS[0])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == preset(TEXTS[0]).strip()
+
+
+def test_a_preset_over_the_size_limit_is_refused(made, tmp_path, test_pairs):
+    export, _, _ = made
+    with pytest.raises(ValueError, match=r"over 0.001 MB: use storage='int8'"):
+        presets.make_preset(
+            export, tmp_path / "big", test_pairs=test_pairs, max_megabytes=0.001
+        )
+    assert not (tmp_path / "big").exists()
+    assert list(tmp_path.iterdir()) == []  # no staging folder left
+
+
+def test_an_export_without_a_run_is_refused(made, tmp_path):
+    export, _, _ = made
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for entry in export.iterdir():
+        if entry.name != "metrics.json":
+            (bare / entry.name).symlink_to(entry)
+    with pytest.raises(ValueError, match="has no metrics.json"):
+        presets.make_preset(bare, tmp_path / "p")
+
+
+def test_a_generation_config_reads_back_from_the_config(made):
+    _, folder, preset = made
+    config = json.loads((folder / "config.json").read_text())
+    assert GenerationConfig(**config["generation"]) == preset.generation
+    assert textwrap.dedent(repr(preset)).startswith(
+        "<Preset tiny_summarizer: summarize"
+    )
+
+
+def test_the_server_serves_a_preset_by_name(made, tmp_path, monkeypatch):
+    import httpx2
+
+    from tests.serve.conftest import free_port
+    from tests.serve.test_command import start
+    from tests.serve.test_command import wait_until_up
+
+    _, folder, preset = made
+    monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
+    port = free_port()
+    process = start("tiny_summarizer", tmp_path, "--port", str(port))
+    try:
+        base = f"http://127.0.0.1:{port}/v1/models/tiny_summarizer"
+        assert wait_until_up(base, process, seconds=300).status_code == 200
+        answer = httpx2.post(base + ":predict", json={"instances": TEXTS}, timeout=60)
+        assert [row["text"] for row in answer.json()["predictions"]] == preset(TEXTS)
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
+    assert list(tmp_path.iterdir()) == []

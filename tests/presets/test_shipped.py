@@ -1,0 +1,74 @@
+"""Every preset shipped in saved_models/: it loads, answers, exports, and its card holds.
+
+The scores of a preset's card are reproduced on the same test pairs within
+0.5 (the float16 or int8 weights are what was scored, so they match unless
+the machine's arithmetic differs).
+"""
+
+import json
+
+import pytest
+
+from s2s_keras import presets
+from s2s_keras.config import DataConfig
+from s2s_keras.data.pairs import open_splits
+from s2s_keras.presets.make import MAX_MEGABYTES
+from s2s_keras.presets.preset import SHIPPED
+from tests.export.test_export import run_without_s2s_keras
+
+SHIPPED_NAMES = sorted(
+    path.name for path in SHIPPED.glob("*") if (path / "config.json").is_file()
+)
+TEXTS = {
+    "summarize": "GNU Emacs is the extensible, customizable, self-documenting "
+    "real-time display editor. This package contains the Lisp source files.",
+    "translate": "This package contains the documentation of the library.",
+    "paraphrase": "And God said, Let there be light: and there was light.",
+    "qa": "What is an editor?",
+}
+
+
+def card(name):
+    return json.loads((SHIPPED / name / "metadata.json").read_text())
+
+
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_a_shipped_preset_loads_and_answers_and_is_small(name):
+    folder = SHIPPED / name
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    assert size <= MAX_MEGABYTES * 1e6
+    preset = presets.load(name)
+    output = preset(TEXTS[preset.task])
+    assert isinstance(output, str) and output.strip()
+    assert name in presets.list()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_a_shipped_preset_reproduces_its_test_score(name):
+    metadata = card(name)
+    data = DataConfig(
+        corpus=metadata["data"]["corpus"], eval_pairs=metadata["scores"]["test_pairs"]
+    )
+    pairs = open_splits(data).take("test")
+    scores, _ = presets.load(name).score(pairs)
+    for key, value in metadata["scores"]["preset"].items():
+        assert scores[key] == pytest.approx(value, abs=0.5), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_a_shipped_preset_exports_for_a_program_without_s2s_keras(name, tmp_path):
+    preset = presets.load(name)
+    folder = preset.export(tmp_path / name)
+    text = TEXTS[preset.task]
+    script = f"""
+        import json
+        import tensorflow as tf
+        import tensorflow_text
+        model = tf.saved_model.load({str(folder / "saved_model")!r})
+        out = model.signatures["serving_default"](text=tf.constant([{text!r}]))
+        print(json.dumps(out["text"].numpy()[0].decode()))
+    """
+    answer = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])
+    assert answer == preset(text)
