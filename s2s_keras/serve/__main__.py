@@ -69,8 +69,14 @@ def exported(export_or_preset, cleanup):
     from s2s_keras import presets
 
     path = pathlib.Path(export_or_preset)
-    if (path / "saved_model").is_dir() or not presets.is_preset(export_or_preset):
+    if (path / "saved_model").is_dir():
         return path
+    if not presets.is_preset(export_or_preset):
+        raise ValueError(
+            f"No SavedModel in {path} ({path / 'saved_model'} not found) and no preset "
+            f"of that name (presets: {', '.join(presets.list()) or 'none'}). Pass an "
+            "export folder (the --output of a recipe) or a preset's name."
+        )
     folder = cleanup.enter_context(
         tempfile.TemporaryDirectory(prefix="s2s_keras_serve.")
     )

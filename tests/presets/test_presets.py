@@ -163,6 +163,7 @@ def python_module(*args, cwd=None):
     )
 
 
+@pytest.mark.slow
 def test_the_command_line_lists_and_exports(made, tmp_path, monkeypatch):
     _, folder, preset = made
     monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
@@ -188,6 +189,7 @@ def test_the_command_line_lists_and_exports(made, tmp_path, monkeypatch):
     assert missing.returncode == 2 and "No preset 'nope'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_a_recipe_predicts_with_a_preset_name(made, monkeypatch):
     _, folder, preset = made
     monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
@@ -229,6 +231,7 @@ def test_a_generation_config_reads_back_from_the_config(made):
     )
 
 
+@pytest.mark.slow
 def test_the_server_serves_a_preset_by_name(made, tmp_path, monkeypatch):
     import httpx2
 

@@ -7,6 +7,7 @@ import sys
 import time
 
 import httpx2
+import pytest
 
 from tests.serve.conftest import free_port
 
@@ -44,6 +45,7 @@ def wait_until_up(url, process, seconds=120):
     raise AssertionError("the server did not answer in time")
 
 
+@pytest.mark.slow
 def test_serves_the_export_on_loopback_and_writes_nothing(beam_export, tmp_path):
     before = fingerprint(beam_export)
     port = free_port()
@@ -81,6 +83,7 @@ def test_a_folder_without_an_export_exits_with_a_message(tmp_path):
     )
     assert result.returncode == 2
     assert f"No SavedModel in {tmp_path}" in result.stderr
+    assert "and no preset of that name" in result.stderr
 
 
 def test_help_explains_the_api():
