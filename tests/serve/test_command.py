@@ -9,6 +9,7 @@ import time
 import httpx2
 import pytest
 
+from s2s_keras.serve.__main__ import main as serve_main
 from tests.serve.conftest import free_port
 
 
@@ -97,16 +98,15 @@ def test_help_explains_the_api():
         assert words in result.stdout
 
 
-def test_bad_settings_exit_with_a_message(beam_export):
-    for flags, message in (
+@pytest.mark.parametrize(
+    "flags, message",
+    [
         (["--port", "70000"], "a port is 1 to 65535"),
         (["--max-batch-size", "0"], "max_batch_size must be a positive integer"),
         (["--name", "a/b"], "A model name is letters"),
-    ):
-        result = subprocess.run(
-            [sys.executable, "-m", "s2s_keras.serve", str(beam_export), *flags],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        )
-        assert result.returncode == 2 and message in result.stderr
+    ],
+)
+def test_bad_settings_exit_with_a_message(beam_export, capsys, flags, message):
+    with pytest.raises(SystemExit) as exited:
+        serve_main([str(beam_export), *flags])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
