@@ -7,7 +7,8 @@ A client written for TF Serving works unchanged:
     curl -d '{"instances": ["A fast text editor ..."]}' \
         http://127.0.0.1:8501/v1/models/summarize:predict
 
-Modules, bottom up: `tensors.py` (the JSON of requests and answers),
+Modules, bottom up: `tensors.py` (JSON values and arrays), `predict.py`
+(the `:predict` request and answer formats),
 `servable.py` (the export's SavedModel and its signatures), `batcher.py`
 (the bounded queue and the micro-batches), `app.py` (the Starlette routes and
 errors), `page.html` (the page at `/`), `__main__.py` (the command line).

@@ -28,11 +28,11 @@ from starlette.routing import Route
 
 from s2s_keras.serve.batcher import Busy
 from s2s_keras.serve.batcher import MicroBatcher
+from s2s_keras.serve.predict import format_predict
+from s2s_keras.serve.predict import parse_predict
+from s2s_keras.serve.predict import signature_name_of
 from s2s_keras.serve.servable import VERSION
 from s2s_keras.serve.tensors import RequestError
-from s2s_keras.serve.tensors import format_predict
-from s2s_keras.serve.tensors import parse_predict
-from s2s_keras.serve.tensors import signature_name_of
 
 MODEL_PATH = re.compile(
     r"^(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<rest>/metadata|:[A-Za-z]+)?$"

@@ -1,14 +1,14 @@
-"""TF Serving's JSON formats: request bodies to arrays and arrays to answers."""
+"""TF Serving's `:predict` bodies and their values: requests to arrays, arrays to answers."""
 
 import base64
 
 import numpy as np
 import pytest
 
+from s2s_keras.serve.predict import format_predict
+from s2s_keras.serve.predict import parse_predict
 from s2s_keras.serve.tensors import RequestError
 from s2s_keras.serve.tensors import TensorSpec
-from s2s_keras.serve.tensors import format_predict
-from s2s_keras.serve.tensors import parse_predict
 
 TEXT = {"text": TensorSpec("string", (None,))}
 GENERATE = {
