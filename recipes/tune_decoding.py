@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2s_keras import flags  # noqa: E402
 from s2s_keras import tasks  # noqa: E402
-from s2s_keras.config import DataConfig  # noqa: E402
 from s2s_keras.config import GenerationConfig  # noqa: E402
+from s2s_keras.config import run_data_config  # noqa: E402
 from s2s_keras.data import open_splits  # noqa: E402
 from s2s_keras.export import read_export  # noqa: E402
 from s2s_keras.generation_search import as_flags  # noqa: E402
@@ -59,16 +59,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)  # fmt: skip
 
 
-def data_config(run_flags, pairs):
-    """The `DataConfig` of the run that made the export, reading `pairs`."""
-    names = {field.name for field in dataclasses.fields(DataConfig)}
-    values = {name: run_flags[name] for name in names if name in run_flags}
-    options = {"lang": run_flags["lang"]} if "lang" in run_flags else {}
-    return DataConfig(
-        **{**values, "corpus_options": options, "validation_pairs": pairs}
-    )
-
-
 def main(argv=None):
     args = parse_args(argv)
     export = read_export(args.model)
@@ -79,7 +69,7 @@ def main(argv=None):
         )
     run_flags = export["metrics"]["config"]
     task = tasks.get(export["metrics"]["task"])
-    data = data_config(run_flags, args.pairs)
+    data = run_data_config(run_flags, validation_pairs=args.pairs)
     pairs = open_splits(data).take("validation", args.pairs)
     print(f"Tuning decoding of {args.model} on {len(pairs)} validation pairs ...")
     model = export["model"]

@@ -195,6 +195,19 @@ class TrainingConfig:
             )
 
 
+def run_data_config(run_flags, **values):
+    """The `DataConfig` of a recorded run (`metrics.json`'s `"config"`), with `values`.
+
+    Args:
+        run_flags: the run's flags by name, as `metrics.json` records them.
+        **values: fields to set otherwise (such as `validation_pairs`).
+    """
+    names = {field.name for field in dataclasses.fields(DataConfig)}
+    fields = {name: run_flags[name] for name in names if name in run_flags}
+    options = {"lang": run_flags["lang"]} if "lang" in run_flags else {}
+    return DataConfig(**{**fields, "corpus_options": options, **values})
+
+
 @dataclasses.dataclass(frozen=True)
 class GenerationConfig:
     """The search used for scoring and in the export (`Generator` arguments).

@@ -24,8 +24,8 @@ import keras
 import tensorflow as tf
 
 from s2s_keras.atomic_files import move_into_place
-from s2s_keras.config import DataConfig
 from s2s_keras.config import GenerationConfig
+from s2s_keras.config import run_data_config
 from s2s_keras.data.corpora import SOURCES
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.export import read_export
@@ -169,10 +169,7 @@ def _generation(exported, decoding):
 
 def _run_test_pairs(run):
     """The test pairs a run was scored on, from its data flags in `metrics.json`."""
-    flags = run["config"]
-    fields = {field.name for field in dataclasses.fields(DataConfig)}
-    data = DataConfig(**{key: value for key, value in flags.items() if key in fields})
-    return open_splits(data).take("test")
+    return open_splits(run_data_config(run["config"])).take("test")
 
 
 def _metadata(name, preset, run, scores, pairs, command, machine):
