@@ -25,8 +25,8 @@ import pathlib
 
 import keras
 
-from s2s_keras import metrics
 from s2s_keras.config import GenerationConfig
+from s2s_keras.evaluation import evaluate
 from s2s_keras.evaluation import generate_texts
 from s2s_keras.export import write_export
 from s2s_keras.presets.weights import load_weights
@@ -54,10 +54,11 @@ def available():
 
 def is_preset(name_or_path):
     """Whether `name_or_path` is a preset's name or folder."""
-    path = pathlib.Path(name_or_path)
-    return (path / CONFIG).is_file() or (
-        path.name == str(name_or_path) and str(name_or_path) in available()
-    )
+    try:
+        find(name_or_path)
+    except ValueError:
+        return False
+    return True
 
 
 def find(name_or_path):
@@ -169,9 +170,14 @@ class Preset:
 
     def score(self, pairs, **controls):
         """The task's scores on `(source, target)` pairs; also returns the outputs."""
-        outputs = self.generate([source for source, _ in pairs], **controls)
-        references = [target for _, target in pairs]
-        return metrics.score(self.config["metric"], outputs, references), outputs
+        return evaluate(
+            self.model,
+            self.tokenizer,
+            pairs,
+            self._generation(controls),
+            self.config["metric"],
+            self.max_source_length,
+        )
 
     def export(self, directory, quantization=None, tflite=True, **controls):
         """Writes today's export folder: SavedModel, TFLite, `.keras`, tokenizer.
