@@ -175,11 +175,7 @@ def _run_test_pairs(run):
 def _metadata(name, preset, run, scores, pairs, command, machine):
     flags = run["config"]
     corpus = flags.get("corpus")
-    baselines = {
-        model: model_scores
-        for model, model_scores in run["scores"].items()
-        if not model.startswith("seq2seq")
-    }
+    trained, baselines = _trained_and_baselines(run["scores"])
     return {
         "name": name,
         "task": run["task"],
@@ -199,11 +195,7 @@ def _metadata(name, preset, run, scores, pairs, command, machine):
             "preset": scores,
             "test_pairs": len(pairs),
             "baselines": baselines,
-            "trained_model_float32": {
-                model: model_scores
-                for model, model_scores in run["scores"].items()
-                if model.startswith("seq2seq")
-            },
+            "trained_model_float32": trained,
         },
         "generation": dataclasses.asdict(preset.generation),
         "training": {
@@ -217,6 +209,16 @@ def _metadata(name, preset, run, scores, pairs, command, machine):
     }
 
 
+def _trained_and_baselines(scores):
+    """A run's scores split: its trained models' (named "seq2seq ...") and the rest."""
+    trained = {
+        model: values for model, values in scores.items() if model.startswith("seq2seq")
+    }
+    return trained, {
+        model: values for model, values in scores.items() if model not in trained
+    }
+
+
 def _compared(compare, run):
     """`{label: scores}` of other runs' models, scored on the same test split."""
     compared = {}
@@ -226,8 +228,8 @@ def _compared(compare, run):
             "pairs"
         ].get("test"):
             raise ValueError(f"{folder} is not a run of the same task and test split")
-        models = [model for model in other["scores"] if model.startswith("seq2seq")]
-        compared[label] = other["scores"][models[0]]
+        trained, _ = _trained_and_baselines(other["scores"])
+        compared[label] = next(iter(trained.values()))
     return compared
 
 
