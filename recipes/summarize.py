@@ -99,7 +99,7 @@ def train_and_export(task, config):
                 tokenizer.vocab_size,
                 **config.model.build_arguments(attention),
             )
-            compile_seq2seq(model, training.learning_rate)
+            compile_seq2seq(model, training.learning_rate, training.label_smoothing)
 
         ## Train
         training_run = runner.training_run(run_name, model)

@@ -164,6 +164,8 @@ class TrainingConfig:
         lr_decay: the factor the learning rate is multiplied by after an
             epoch that did not lower the validation loss (Keras'
             `ReduceLROnPlateau`), or None to keep it constant.
+        label_smoothing: the probability mass the training targets spread
+            over the vocabulary (`SmoothedSparseCrossentropy`), in [0, 1).
         time_budget: minutes of training at most per model, or None.
         max_steps: optimizer steps at most per model, or None.
         steps_per_epoch: batches an epoch, or None for a pass over the
@@ -178,6 +180,7 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     lr_decay: float | None = None
+    label_smoothing: float = 0.0
     time_budget: float | None = 20.0
     max_steps: int | None = None
     steps_per_epoch: int | None = None
@@ -192,6 +195,10 @@ class TrainingConfig:
         if self.lr_decay is not None and not 0 < self.lr_decay < 1:
             raise ValueError(
                 f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
+            )
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(
+                f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}"
             )
 
 

@@ -8,27 +8,30 @@ from s2s_keras.layers import CopyAttentionDecoder
 from s2s_keras.layers import Decoder
 from s2s_keras.layers import Encoder
 from s2s_keras.layers.luong_attention import SCORES
+from s2s_keras.losses import SmoothedSparseCrossentropy
 
 CROSS_ENTROPY = "cross_entropy"  # the metric name: logged as val_cross_entropy
 
 
-def compile_seq2seq(model, learning_rate=2e-3):
+def compile_seq2seq(model, learning_rate=2e-3, label_smoothing=0.0):
     """Compiles a `build_seq2seq` model the way the recipes and the tuner train it.
 
     Adam with the global norm of all gradients together clipped to 1
     (`global_clipnorm`: the direction of the update is kept, only its length
-    is capped), and `SparseCategoricalCrossentropy(from_logits=True)` (the
-    logits carry the target's padding mask, so padding costs nothing).
+    is capped), and the targets' cross-entropy from the logits
+    (`SmoothedSparseCrossentropy`, label-smoothed if `label_smoothing` > 0;
+    the logits carry the target's padding mask, so padding costs nothing).
 
     Metrics: token `accuracy`, and `cross_entropy`, the targets'
-    cross-entropy alone. The loss also holds the coverage loss of a model
-    with coverage (`add_loss`), weighted by its `coverage_loss_weight`, so
-    `val_loss` is not the same quantity for two models that differ there;
-    `val_cross_entropy` is, and it is what a search compares by default.
+    cross-entropy alone, never smoothed. The loss also holds the coverage
+    loss of a model with coverage (`add_loss`), weighted by its
+    `coverage_loss_weight`, so `val_loss` is not the same quantity for two
+    models that differ there or in label smoothing; `val_cross_entropy` is,
+    and it is what a search compares by default.
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=SmoothedSparseCrossentropy(label_smoothing),
         metrics=[
             "accuracy",
             keras.metrics.SparseCategoricalCrossentropy(

@@ -151,3 +151,12 @@ def test_lr_decay_reaches_the_run_config_and_bad_values_exit():
         parse("summarize", ["--lr-decay", "1.5"])
     with pytest.raises(ValueError, match="lr_decay.*0"):
         flags.run_config(parse("summarize", ["--lr-decay", "0"]))
+
+
+def test_label_smoothing_reaches_the_run_config_and_bad_values_exit():
+    assert flags.run_config(parse("summarize", [])).training.label_smoothing == 0.0
+    config = flags.run_config(parse("summarize", ["--label-smoothing", "0.1"]))
+    assert config.training.label_smoothing == 0.1
+    for bad in ("1.5", "-0.1", "x"):
+        with pytest.raises(SystemExit):
+            parse("summarize", ["--label-smoothing", bad])

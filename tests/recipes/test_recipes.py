@@ -80,7 +80,7 @@ def test_summarize_end_to_end_then_predict(summarize_run, monkeypatch, capsys):
 @pytest.mark.parametrize(
     "name, metric_names, extra",
     [
-        ("translate", ["bleu", "chrf"], []),
+        ("translate", ["bleu", "chrf"], ["--label-smoothing", "0.1"]),
         ("paraphrase", ["bleu", "chrf"], []),
         ("qa", ["rouge1", "rouge2", "rougeL"], ["--context-field", "context"]),
     ],
@@ -88,7 +88,10 @@ def test_summarize_end_to_end_then_predict(summarize_run, monkeypatch, capsys):
 def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extra):
     recipe = load_recipe(name)
     recipe.main(quick_args(pairs_file, tmp_path / name) + extra)
-    check_output(tmp_path / name, metric_names)
+    results = check_output(tmp_path / name, metric_names)
+    if "--label-smoothing" in extra:  # trained with it, and the card says so
+        assert results["config"]["label_smoothing"] == 0.1
+        assert "label smoothing 0.1" in (tmp_path / name / "README.md").read_text()
 
 
 def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_path):
