@@ -13,7 +13,7 @@ LEVELS = [
     ["checks", "atomic_files", "console", "special_tokens", "keras_internals",
      "metrics", "plotting"],
     ["data", "text"],
-    ["models", "layers"],
+    ["models", "layers", "losses"],
     ["decoding"],
     ["export"],
     ["callbacks", "distribute", "multi_worker_fit", "tuning"],
