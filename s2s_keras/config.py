@@ -15,6 +15,7 @@ import dataclasses
 import pathlib
 
 from s2s_keras.checks import check_choice
+from s2s_keras.checks import check_rate
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
@@ -196,10 +197,7 @@ class TrainingConfig:
             raise ValueError(
                 f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
             )
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(
-                f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}"
-            )
+        check_rate("label_smoothing", self.label_smoothing)
 
 
 def run_data_config(run_flags, **values):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from s2s_keras.checks import check_rate
+
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
 class SmoothedSparseCrossentropy(keras.losses.Loss):
@@ -49,12 +51,7 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        label_smoothing = float(label_smoothing)
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(
-                f"label_smoothing must be in [0, 1), got {label_smoothing!r}"
-            )
-        self.label_smoothing = label_smoothing
+        self.label_smoothing = check_rate("label_smoothing", label_smoothing)
 
     def call(self, y_true, y_pred):
         log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
