@@ -54,11 +54,12 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         self.label_smoothing = check_rate("label_smoothing", label_smoothing)
 
     def call(self, y_true, y_pred):
-        log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
-        targets = ops.expand_dims(ops.cast(y_true, "int32"), -1)
-        nll = -ops.squeeze(ops.take_along_axis(log_p, targets, axis=-1), -1)
+        nll = keras.losses.sparse_categorical_crossentropy(
+            y_true, y_pred, from_logits=True
+        )
         if not self.label_smoothing:
             return nll
+        log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
         uniform = -ops.mean(log_p, axis=-1)
         return (1.0 - self.label_smoothing) * nll + self.label_smoothing * uniform
 
