@@ -22,6 +22,7 @@ import shutil
 import subprocess
 
 from s2s_keras.data.cache import cache_dir
+from s2s_keras.data.cache import exclusive_lock
 from s2s_keras.data.splits import grouped_splits
 from s2s_keras.data.splits import without_version
 
@@ -70,12 +71,15 @@ def fetch_apt_indexes(languages=("en",), log=print):
         # As a normal user apt cannot switch to its sandbox user.
         command += ["-o", "APT::Sandbox::User="]
     log(f"Fetching apt index files ({', '.join(languages)}) into {lists} ...")
-    result = subprocess.run(command, capture_output=True, text=True)
-    missing = [
-        language
-        for language in languages
-        if not list(lists.glob(f"*_i18n_Translation-{language}*"))
-    ]
+    # apt's own lock is off (it needs root), so this one keeps two recipes
+    # from updating the same lists at once and corrupting each other's files.
+    with exclusive_lock(root / "update.lock"):
+        result = subprocess.run(command, capture_output=True, text=True)
+        missing = [
+            language
+            for language in languages
+            if not list(lists.glob(f"*_i18n_Translation-{language}*"))
+        ]
     if result.returncode != 0 or missing or not list(lists.glob("*_Packages*")):
         raise ValueError(
             "Could not fetch apt's index files "

@@ -1,7 +1,11 @@
 """Built-in corpora: the parsing, the splits, and (slow) the real corpora."""
 
 import json
+import os
 import shutil
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -230,6 +234,36 @@ def test_without_apt_the_error_says_what_to_do(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(ValueError, match="no apt.*--data FILE.*--tfds NAME"):
         debian.fetch_apt_indexes()
+
+
+def test_two_apt_fetches_at_once_take_turns(tmp_path, monkeypatch):
+    # Two recipes started together used to run `apt-get update` into the same
+    # lists at once, and one failed on the other's half-written files.
+    monkeypatch.setenv("S2S_KERAS_DATA", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(os.path, "exists", lambda path: True)
+    running, overlaps = [], []
+
+    def fake_update(command, **kwargs):
+        running.append(command)
+        overlaps.append(len(running))
+        time.sleep(0.3)
+        lists = tmp_path / "apt" / "lists"
+        (lists / "x_i18n_Translation-en").write_text("")
+        (lists / "x_Packages").write_text("")
+        running.remove(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_update)
+    fetches = [
+        threading.Thread(target=debian.fetch_apt_indexes, kwargs={"log": print})
+        for _ in range(2)
+    ]
+    for fetch in fetches:
+        fetch.start()
+    for fetch in fetches:
+        fetch.join()
+    assert overlaps == [1, 1]
 
 
 def test_unknown_corpus_and_split():
