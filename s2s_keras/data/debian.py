@@ -80,7 +80,8 @@ def fetch_apt_indexes(languages=("en",), log=print):
             for language in languages
             if not list(lists.glob(f"*_i18n_Translation-{language}*"))
         ]
-    if result.returncode != 0 or missing or not list(lists.glob("*_Packages*")):
+        has_packages = bool(list(lists.glob("*_Packages*")))
+    if result.returncode != 0 or missing or not has_packages:
         raise ValueError(
             "Could not fetch apt's index files "
             f"(exit code {result.returncode}; no Translation file for "
