@@ -316,9 +316,9 @@ Luong attention, {metadata["parameters"]:,} parameters, stored in {metadata["wei
 from s2s_keras import presets
 
 model = presets.load("{name}")
-model(["..."])                                  # decoded as below
-model.generate(["..."], method="greedy")        # other decoding settings
-model.export("exports/{name}")                  # SavedModel, TFLite, .keras
+model(["..."])  # decoded as below
+model.generate(["..."], method="greedy")  # other decoding settings
+model.export("exports/{name}")  # SavedModel, TFLite, .keras
 ```
 
 `python -m s2s_keras.presets export {name} DIR` writes the export for programs that only

@@ -82,6 +82,18 @@ def test_the_folder_holds_the_weights_tokenizer_config_metadata_and_card(made):
         assert words in card
 
 
+def test_the_card_passes_the_projects_format_check(made):
+    # A card is committed with its preset, and CI runs `ruff format --check .`,
+    # which formats the Python blocks of Markdown files too.
+    _, folder, _ = made
+    check = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", str(folder / "README.md")],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_its_scores_are_the_stored_weights_own(made, test_pairs):
     _, folder, _ = made
     metadata = json.loads((folder / "metadata.json").read_text())
