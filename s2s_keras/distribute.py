@@ -261,6 +261,11 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
                 flush=True,
             )
 
+    @property
+    def holds_backup(self):
+        """Whether `backup_dir` holds weights that `fit` would resume from."""
+        return os.path.exists(self._weights_path)
+
     def freeze(self):
         """Keeps the backup as it is: no more saves, and kept at the end.
 

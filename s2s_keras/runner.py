@@ -156,6 +156,10 @@ class TrainingRun:
             self.stopwatch,
         ]
         self.folder.mkdir(parents=True, exist_ok=True)
+        if runner.chief and self.earlier is None and not self.backup.holds_backup:
+            # Training starts at epoch 1: the epochs an earlier, finished run
+            # logged here are not this run's (its later ones would outlive it).
+            self.history_file.unlink(missing_ok=True)
 
     @property
     def trained_before(self):

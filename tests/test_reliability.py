@@ -26,6 +26,7 @@ from s2s_keras.export import write_export
 from s2s_keras.models import compile_seq2seq
 from s2s_keras.runner import Runner
 from s2s_keras.runner import TrainingDiverged
+from s2s_keras.runner import exported
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
 from tests.conftest import WORDS
@@ -125,11 +126,15 @@ def build_model(vocab_size):
     return compile_seq2seq(model)
 
 
-def fit(runner, model, train, validation, callbacks=()):
+def fit(runner, model, train, validation, callbacks=(), epochs=4):
     """Trains as the recipes do: `model.fit` with the run's callbacks."""
     run = runner.training_run("dot", model, callbacks)
     history = model.fit(
-        train, validation_data=validation, epochs=4, callbacks=run.callbacks, verbose=0
+        train,
+        validation_data=validation,
+        epochs=epochs,
+        callbacks=run.callbacks,
+        verbose=0,
     )
     return run.finish(history)
 
@@ -157,6 +162,21 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
     assert "1 epoch done, training from epoch 2." in printed
     assert len(history["loss"]) == 4 and np.isfinite(history["loss"]).all()
     assert not backup.exists()  # a finished run removes its backup
+
+
+def test_a_fresh_run_in_a_used_folder_logs_only_its_own_epochs(pairs_file, tmp_path):
+    output = tmp_path / "out"
+    runner, model, train, validation = small_run(pairs_file, output)
+    assert len(fit(runner, model, train, validation).history["loss"]) == 4
+    exported(output)  # the export has the first run's model: the next trains anew
+
+    runner, model, train, validation = small_run(pairs_file, output)
+    trained = fit(runner, model, train, validation, epochs=2)
+    # Two epochs, not this run's two and the earlier run's epochs 3 and 4.
+    assert len(trained.history["loss"]) == 2
+    assert trained.history["loss"] == pytest.approx(
+        [float(loss) for loss in model.history.history["loss"]]
+    )
 
 
 class WorseningValidation(keras.callbacks.Callback):
