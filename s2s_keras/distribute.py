@@ -29,6 +29,7 @@ global batch divided by the number of workers.
 
 import json
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -219,8 +220,15 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
     On several machines, `backup_dir` must be on storage they share, as the
     export is.
 
+    The backup also holds the minutes trained so far, so that a resumed
+    run's training time counts the runs before it.
+
     Args:
         backup_dir: str, the backup folder.
+
+    Attributes:
+        minutes_before: the minutes the restored backup had trained (0 when
+            training started anew).
     """
 
     _NEEDED_BY = "s2s_keras's ClusterBackupAndRestore"
@@ -245,6 +253,8 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         )
         self.chief = chief
         self.frozen = False
+        self.minutes_before = 0.0
+        self.clock = None
 
     def on_train_begin(self, logs=None):
         # What Keras restores, it says through `_initial_epoch`: the epochs
@@ -252,8 +262,10 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
         # trained before never resumes from a stale count.
         require(self.model, ["_initial_epoch"], self._NEEDED_BY)
         self.model._initial_epoch = None
+        self.clock = time.monotonic()
         super().on_train_begin(logs)
         done = self.model._initial_epoch
+        self.minutes_before = self._saved("minutes", 0.0) if done else 0.0
         if done:
             print(
                 f"Resuming from {self.backup_dir}: {done} epoch"
@@ -280,7 +292,18 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
             return
         with atomic_path(self._weights_path) as staging:
             self.model.save_weights(staging, overwrite=True)
+        minutes = self.minutes_before + (time.monotonic() - self.clock) / 60.0
         with atomic_write(self._training_metadata_path) as file:
             json.dump(
-                {"epoch": self._current_epoch, "batch": self._last_batch_seen}, file
+                {
+                    "epoch": self._current_epoch,
+                    "batch": self._last_batch_seen,
+                    "minutes": minutes,
+                },
+                file,
             )
+
+    def _saved(self, key, default):
+        """A value of the backup's metadata (`default` in older backups)."""
+        with open(self._training_metadata_path, encoding="utf-8") as file:
+            return json.load(file).get(key, default)

@@ -162,6 +162,11 @@ class TrainingRun:
             self.history_file.unlink(missing_ok=True)
 
     @property
+    def minutes(self):
+        """The minutes of training: this run's and those of the backup it resumed."""
+        return self.backup.minutes_before + self.stopwatch.minutes
+
+    @property
     def trained_before(self):
         return self.earlier is not None
 
@@ -208,11 +213,9 @@ class TrainingRun:
                 "data) and run the same command again to resume from it."
             )
         if not self.runner.chief:
-            return TrainedModel(self.model, history.history, self.stopwatch.minutes)
+            return TrainedModel(self.model, history.history, self.minutes)
         model = self.runner.plain(self.model)
-        trained = TrainedModel(
-            model, read_history(self.history_file), self.stopwatch.minutes
-        )
+        trained = TrainedModel(model, read_history(self.history_file), self.minutes)
         # The minutes go first: the model file, renamed into place last, is
         # what says both are there.
         self.trained_file.with_suffix(".json").write_text(

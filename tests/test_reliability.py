@@ -179,6 +179,38 @@ def test_a_fresh_run_in_a_used_folder_logs_only_its_own_epochs(pairs_file, tmp_p
     )
 
 
+class SlowFirstEpoch(keras.callbacks.Callback):
+    """Sleeps `seconds` at the end of the first epoch, before its backup."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            time.sleep(self.seconds)
+
+
+def test_a_resumed_run_counts_the_minutes_trained_before_it_stopped(
+    pairs_file, tmp_path
+):
+    runner, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    with pytest.raises(TrainingDiverged):
+        fit(runner, model, train, validation, [SlowFirstEpoch(3), InjectNaN(1)])
+    backup = tmp_path / "out" / "runs" / "dot" / "backup"
+    before = json.loads((backup / "training_metadata.json").read_text())["minutes"]
+    assert before >= 3 / 60  # the first epoch, its sleep included
+
+    runner, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    run = runner.training_run("dot", model)
+    history = model.fit(train, validation_data=validation, epochs=4, verbose=0,
+                        callbacks=run.callbacks)  # fmt: skip
+    trained = run.finish(history)
+    # The card's training minutes: the epoch before the NaN, and the rerun's.
+    assert trained.minutes == pytest.approx(before + run.stopwatch.minutes)
+    assert trained.minutes > run.stopwatch.minutes
+
+
 class WorseningValidation(keras.callbacks.Callback):
     """Reports a validation loss that rises every epoch (1, 2, 3, ...)."""
 
