@@ -6,6 +6,7 @@ the machine's arithmetic differs).
 """
 
 import json
+import pathlib
 
 import pytest
 
@@ -28,8 +29,26 @@ TEXTS = {
 }
 
 
+README = pathlib.Path(__file__).parents[2] / "README.md"
+
+
 def card(name):
     return json.loads((SHIPPED / name / "metadata.json").read_text())
+
+
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_the_readme_table_gives_a_shipped_presets_card_scores(name):
+    rows = [
+        line
+        for line in README.read_text().splitlines()
+        if line.startswith(f"| `{name}` |")
+    ]
+    assert len(rows) == 1, f"README.md has {len(rows)} rows for {name}"
+    scores = card(name)["scores"]
+    figures = [*scores["preset"].values()]
+    figures += [value for row in scores["baselines"].values() for value in row.values()]
+    for value in figures:
+        assert f"{value:.1f}" in rows[0]
 
 
 @pytest.mark.parametrize("name", SHIPPED_NAMES)
