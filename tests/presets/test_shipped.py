@@ -6,7 +6,6 @@ the machine's arithmetic differs).
 """
 
 import json
-import pathlib
 
 import pytest
 
@@ -16,6 +15,7 @@ from s2s_keras.data.pairs import open_splits
 from s2s_keras.presets.make import MAX_MEGABYTES
 from s2s_keras.presets.preset import SHIPPED
 from tests.export.test_export import run_without_s2s_keras
+from tests.recipes.test_recipes import RECIPES
 
 SHIPPED_NAMES = sorted(
     path.name for path in SHIPPED.glob("*") if (path / "config.json").is_file()
@@ -29,7 +29,7 @@ TEXTS = {
 }
 
 
-README = pathlib.Path(__file__).parents[2] / "README.md"
+README = RECIPES.parent / "README.md"
 
 
 def card(name):
