@@ -30,10 +30,15 @@ TEXTS = {
 
 
 README = RECIPES.parent / "README.md"
+NAMED_PRESETS = {"summarize_debian", "translate_en_it", "paraphrase_kjv_web"}
 
 
 def card(name):
     return json.loads((SHIPPED / name / "metadata.json").read_text())
+
+
+def test_the_named_presets_are_shipped():
+    assert NAMED_PRESETS - set(SHIPPED_NAMES) == set()
 
 
 @pytest.mark.parametrize("name", SHIPPED_NAMES)
