@@ -402,14 +402,17 @@ def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
     summarize.main(quick_args(pairs_file, output))
     printed = capsys.readouterr().out
     assert "Training was done before this run stopped" in printed
-    assert "Epoch 1" not in printed  # not trained again
+    assert "val_loss:" not in printed  # not trained again
     assert (output / "saved_model").is_dir() and not trained.exists()
 
-    # Other flags build another model: that one is trained, not reused.
+    # Other flags build another model: that one is trained, not reused (it
+    # crashes too once trained: its export would add nothing to the test).
     monkeypatch.setattr(summarize, "evaluate", crash)
     with pytest.raises(MemoryError):
         summarize.main(quick_args(pairs_file, output))
-    monkeypatch.setattr(summarize, "evaluate", real_evaluate)
     capsys.readouterr()
-    summarize.main(quick_args(pairs_file, output) + ["--units", "48"])
-    assert "built with other flags: training anew" in capsys.readouterr().out
+    with pytest.raises(MemoryError):
+        summarize.main(quick_args(pairs_file, output) + ["--units", "48"])
+    printed = capsys.readouterr().out
+    assert "built with other flags: training anew" in printed
+    assert "val_loss:" in printed
