@@ -1,11 +1,18 @@
 """Decoding controls: what every method obeys, whatever it picks.
 
 The search loop (`search.py`) asks the controls twice a step, before the
-chooser sees the log-probabilities:
+chooser sees the log-probabilities, and tells them the token each row wrote:
 
-    logits    = controls.penalize(logits, history, step)        # repetition penalty
+    written   = controls.start(rows, max_length)                # once
+    logits    = controls.penalize(logits, written, step)        # repetition penalty
     log_probs = log_softmax(logits)
-    log_probs = controls.restrict(log_probs, history, step, ...) # bans and prefix
+    log_probs = controls.restrict(log_probs, written, step, ...) # bans and prefix
+    written   = controls.record(written, tokens, step)          # after the choice
+
+`written` is a `Written`: the tokens so far `(rows, L)` and, for n-gram
+blocking, how far the text matches each shift of itself `(rows, L)`, kept
+up to date one token at a time, so that a step costs O(rows x L) time and
+memory whatever n and L (never a `(rows, L, L)` tensor).
 
 | control                | effect at step t (0-based: t tokens already written)          |
 |------------------------|---------------------------------------------------------------|
@@ -35,8 +42,12 @@ pieces, as Hugging Face's `no_repeat_ngram_size` counts tokens.
 
 Every setting may be a Python number or a scalar tensor: the SavedModel's
 `generate` signature takes them as inputs, so one export serves any value.
-Every op is a TFLite builtin.
+A control given as a tensor is computed only where it is on (a `tf.cond`):
+`no_repeat_ngram_size=0` costs nothing there either. Every op is a TFLite
+builtin.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -72,6 +83,22 @@ def word_starts(vocabulary):
     return starts
 
 
+class Written(NamedTuple):
+    """What the controls keep of the outputs so far, row by row.
+
+    Attributes:
+        tokens: int32 `(rows, L)`, the tokens written (0 from the current
+            step on); `(rows, 0)` when no control reads them.
+        runs: int32 `(rows, L)`: `runs[r, d - 1]` is how many of the last
+            tokens equal the tokens d positions before them (the text's
+            match with its d-shift, ending now); `(rows, 0)` without n-gram
+            blocking.
+    """
+
+    tokens: tf.Tensor
+    runs: tf.Tensor
+
+
 class Controls:
     """The controls of the module docstring, applied at every step.
 
@@ -86,7 +113,7 @@ class Controls:
             needed when n-grams count words, kept for those who read it.
 
     Each numeric argument may also be a scalar tensor (then it is not
-    checked, and its control is always computed).
+    checked here, and its control is computed where it is on).
     """
 
     def __init__(
@@ -123,23 +150,49 @@ class Controls:
         """Whether any control reads the tokens written so far."""
         return _on(self.no_repeat_ngram_size, 0) or _on(self.repetition_penalty, 1.0)
 
-    def penalize(self, logits, history, step):
+    def start(self, rows, max_length):
+        """The `Written` of `rows` empty outputs of `max_length` tokens at most."""
+        length = max_length if self.needs_history else 0
+        shifts = max_length if _on(self.no_repeat_ngram_size, 0) else 0
+        return Written(
+            tf.zeros([rows, length], tf.int32), tf.zeros([rows, shifts], tf.int32)
+        )
+
+    def record(self, written, tokens, step):
+        """`written` with `tokens` int32 `(rows,)` written at `step`."""
+        if not self.needs_history:
+            return written
+        runs = written.runs
+        if _on(self.no_repeat_ngram_size, 0):
+            runs = _when(
+                self.no_repeat_ngram_size,
+                0,
+                lambda: extend_runs(written.tokens, runs, tokens, step),
+                runs,
+            )
+        at_step = tf.one_hot(step, tf.shape(written.tokens)[1], dtype=tf.int32)
+        return Written(written.tokens + tokens[:, None] * at_step[None, :], runs)
+
+    def penalize(self, logits, written, step):
         """CTRL's repetition penalty on float32 logits `(rows, vocab)`."""
         if not _on(self.repetition_penalty, 1.0):
             return logits
-        written = _written(history, step)
-        produced = token_sets(history, written, tf.shape(logits)[-1])
-        penalty = tf.cast(self.repetition_penalty, logits.dtype)
-        penalized = tf.where(logits > 0, logits / penalty, logits * penalty)
-        return tf.where(produced, penalized, logits)
 
-    def restrict(self, log_probs, history, step, max_length, prefix=None):
+        def penalized():
+            history = written.tokens
+            produced = token_sets(history, _written(history, step), tf.shape(logits)[-1])
+            penalty = tf.cast(self.repetition_penalty, logits.dtype)
+            changed = tf.where(logits > 0, logits / penalty, logits * penalty)
+            return tf.where(produced, changed, logits)
+
+        return _when(self.repetition_penalty, 1.0, penalized, logits)
+
+    def restrict(self, log_probs, written, step, max_length, prefix=None):
         """Bans and the forced prefix, on float32 log-probabilities `(rows, vocab)`.
 
         Args:
             log_probs: float32 `(rows, vocab)`.
-            history: int32 `(rows, max_length)`, the tokens written so far
-                (0 from `step` on); `(rows, 0)` when no control reads it.
+            written: the `Written` so far (`start`, then `record`).
             step: int32 scalar t.
             max_length: int or int32 scalar, output tokens at most.
             prefix: int32 `(rows, P)` forced ids, 0-padded at the end, or None.
@@ -151,27 +204,38 @@ class Controls:
             too_short = step < tf.cast(self.min_length, tf.int32)
             log_probs = tf.where(tf.logical_and(too_short, eos), NEGATIVE, log_probs)
         if _on(self.no_repeat_ngram_size, 0):
-            banned = self.banned_ngram_ends(history, step, max_length, vocab_size)
-            log_probs = tf.where(banned, NEGATIVE, log_probs)
+            log_probs = _when(
+                self.no_repeat_ngram_size,
+                0,
+                lambda: tf.where(
+                    self.banned_ngram_ends(written, step, max_length, vocab_size),
+                    NEGATIVE,
+                    log_probs,
+                ),
+                log_probs,
+            )
         if _on(self.min_length, 0) or _on(self.no_repeat_ngram_size, 0):
             # Where the bans leave no token (a tiny vocabulary), <EOS> ends it.
             nothing = tf.reduce_all(log_probs <= NEGATIVE / 2, axis=-1)
             fallback = tf.logical_and(nothing[:, None], eos[None, :])
             log_probs = tf.where(fallback, unrestricted, log_probs)
         if prefix is not None:
-            log_probs = forced(log_probs, prefix, step)
+            log_probs = forced(log_probs, unrestricted, prefix, step)
         return log_probs
 
-    def banned_ngram_ends(self, history, step, max_length, vocab_size):
+    def banned_ngram_ends(self, written, step, max_length, vocab_size):
         """bool `(rows, vocab)`: the tokens that would complete a repeated n-gram."""
         n = tf.cast(self.no_repeat_ngram_size, tf.int32)
+        history = written.tokens
         if self.ngram_unit == "subword":  # every piece is a word of its own
             starts = None
             final = tf.constant(True)
         else:
             starts = tf.constant(self.word_starts)
             final = tf.equal(step, tf.cast(max_length, tf.int32) - 1)
-        banned, ban_word_starts = repeated_ngram_ends(history, step, n, starts, final)
+        banned, ban_word_starts = repeated_ngram_ends(
+            history, written.runs, step, n, starts, final
+        )
         banned = token_sets(banned_tokens(history, step), banned, vocab_size)
         if starts is not None:
             every_start = tf.logical_and(ban_word_starts[:, None], starts[None, :])
@@ -179,7 +243,19 @@ class Controls:
         return tf.logical_and(banned, n > 0)
 
 
-def repeated_ngram_ends(history, step, n, word_starts, final):
+def extend_runs(history, runs, tokens, step):
+    """The shift matches `runs` `(rows, L)` after `tokens` `(rows,)` at `step`.
+
+    The text's match with its d-shift grows by one where the new token
+    equals the one d positions before it, and starts over elsewhere.
+    """
+    before = banned_tokens(history, step)  # (rows, L): the token at t - d
+    shifts = tf.range(1, tf.shape(runs)[1] + 1)
+    same = tf.logical_and(tf.equal(before, tokens[:, None]), (step - shifts >= 0)[None])
+    return tf.where(same, runs + 1, 0)
+
+
+def repeated_ngram_ends(history, runs, step, n, word_starts, final):
     """Which earlier n-grams the next token would repeat, by shift.
 
     For each row and each shift d = 1..L, the counterpart of the next token
@@ -189,6 +265,8 @@ def repeated_ngram_ends(history, step, n, word_starts, final):
 
     Args:
         history: int32 `(rows, L)`, the tokens written (0 from `step` on).
+        runs: int32 `(rows, L)`, the text's matches with its shifts
+            (`Written.runs`).
         step: int32 scalar t.
         n: int32 scalar >= 1.
         word_starts: bool `(vocab,)`, or None when every piece is a word.
@@ -219,12 +297,6 @@ def repeated_ngram_ends(history, step, n, word_starts, final):
         return tf.where(tf.equal(k, 0), step, position)
 
     shifts = tf.range(1, length + 1)  # (D,) = (L,)
-    back = positions[None, :] - shifts[:, None]  # (D, L): i - d
-    earlier = tf.gather(history, tf.maximum(back, 0), axis=1)  # (rows, D, L)
-    same = tf.logical_and(tf.equal(history[:, None, :], earlier), back[None] >= 0)
-    mismatch = tf.logical_and(tf.logical_not(same), written[None, None, :])
-    last_mismatch = tf.reduce_max(tf.where(mismatch, positions, -1), axis=2)
-    run = step - 1 - last_mismatch  # (rows, D): text matching its d-shift, up to t
 
     def matches(span_start):
         """(rows, D): [p, p + t - a) equals [a, t), p = a - d a word start."""
@@ -232,7 +304,7 @@ def repeated_ngram_ends(history, step, n, word_starts, final):
         p = span_start - shifts[None, :]
         starts_at_p = tf.gather(starts, tf.maximum(p, 0), batch_dims=1)
         return tf.logical_and(
-            tf.logical_and(p >= 0, run >= step - span_start), starts_at_p
+            tf.logical_and(p >= 0, runs >= step - span_start), starts_at_p
         )
 
     counterpart = step - shifts  # (D,): c = t - d
@@ -292,15 +364,20 @@ def token_sets(ids, chosen, vocab_size):
     return counts > 0
 
 
-def forced(log_probs, prefix, step):
-    """Rows whose prefix reaches `step` allow only its token, at its log-probability."""
+def forced(log_probs, unrestricted, prefix, step):
+    """Rows whose prefix reaches `step` allow only its token.
+
+    The token keeps its log-probability from before the bans
+    (`unrestricted`): a forced prefix wins over every ban, a prefix that
+    repeats an n-gram or comes before `min_length` included.
+    """
     prefix = tf.pad(prefix, [[0, 0], [0, 1]])  # at least one column, 0 last
     width = tf.shape(prefix)[1]
     token = tf.gather(prefix, tf.minimum(step, width - 1), axis=1)  # (rows,)
-    forcing = tf.not_equal(token, PAD_ID)  # (rows,)
+    forcing = tf.not_equal(token, PAD_ID)[:, None]  # (rows, 1)
     only = tf.one_hot(token, tf.shape(log_probs)[-1], on_value=True, off_value=False)
-    keep = tf.logical_or(tf.logical_not(forcing)[:, None], only)
-    return tf.where(keep, log_probs, NEGATIVE)
+    kept = tf.where(only, unrestricted, NEGATIVE)
+    return tf.where(forcing, kept, log_probs)
 
 
 def _written(history, step):
@@ -312,6 +389,17 @@ def _written(history, step):
 def _on(value, off):
     """Whether a control is on: a tensor always is, a number unless it is `off`."""
     return tf.is_tensor(value) or value != off
+
+
+def _when(setting, off, compute, otherwise):
+    """`compute()` where a control's `setting` is on (not `off`), else `otherwise`.
+
+    A number picks at trace time; a tensor builds a `tf.cond`, so that a
+    setting given as a tensor costs nothing where it is off.
+    """
+    if not tf.is_tensor(setting):
+        return compute() if setting != off else otherwise
+    return tf.cond(tf.not_equal(setting, off), compute, lambda: otherwise)
 
 
 def _checked(value, check, name):

@@ -21,8 +21,8 @@ new token extends (`origin`), so the decoder state follows its hypothesis.
 
 Between the step and the chooser, the `Controls` (`controls.py`) penalize
 repeats, ban tokens (too early an `<EOS>`, a repeated n-gram) and force a
-prefix; they read the tokens each row has written so far (`history`,
-reordered with the state).
+prefix; they read what each row has written so far (`written`, reordered
+with the state).
 
 The loop uses only ops that TFLite has as builtins (no TensorArray): output
 ids are written into a preallocated `(batch, max_length)` tensor.
@@ -107,16 +107,15 @@ def search(
         if target_prefix is not None:
             target_prefix = tf.repeat(target_prefix, width, axis=0)
     track_attention = return_attention or chooser.needs_attention
-    # The tokens each row has written (a column per step), for the controls.
-    history_length = max_length if controls.needs_history else 0
-    history = tf.zeros([batch_size * width, history_length], tf.int32)
+    # What each row has written so far, for the controls.
+    written = controls.start(batch_size * width, max_length)
 
-    def body(step, tokens, state, progress, history):
+    def body(step, tokens, state, progress, written):
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
-        logits = controls.penalize(tf.cast(logits, tf.float32), history, step)
+        logits = controls.penalize(tf.cast(logits, tf.float32), written, step)
         log_probs = next_token_log_probs(logits)  # (batch * width, vocab)
         log_probs = controls.restrict(
-            log_probs, history, step, max_length, target_prefix
+            log_probs, written, step, max_length, target_prefix
         )
         if track_attention:
             weights = tf.cast(weights, tf.float32)  # (batch * width, S)
@@ -125,13 +124,13 @@ def search(
         tokens, origin, progress = chooser.choose(step, log_probs, weights, progress)
         if origin is not None:  # (batch, width): the row each hypothesis extends
             state = [_take_rows(tensor, origin, width) for tensor in state]
-            history = _take_rows(history, origin, width)
-        if controls.needs_history:
-            at_step = tf.one_hot(step, history_length, dtype=tf.int32)
-            history += tokens[:, None] * at_step[None, :]
-        return step + 1, tokens, state, progress, history
+            written = tf.nest.map_structure(
+                lambda tensor: _take_rows(tensor, origin, width), written
+            )
+        written = controls.record(written, tokens, step)
+        return step + 1, tokens, state, progress, written
 
-    def not_done(step, tokens, state, progress, history):
+    def not_done(step, tokens, state, progress, written):
         return tf.logical_and(
             step < max_length, tf.logical_not(chooser.all_done(progress))
         )
@@ -141,7 +140,7 @@ def search(
         tf.fill([batch_size * width], BOS_ID),
         state,
         chooser.start(source_ids != PAD_ID, max_length, return_attention),
-        history,
+        written,
     )
     steps, _, _, progress, _ = tf.while_loop(
         not_done, body, loop_vars, maximum_iterations=max_length

@@ -44,6 +44,7 @@ def write_export(
     source_tokenizer,
     target_tokenizer=None,
     max_source_length=128,
+    max_target_length=None,
     tflite=True,
     tflite_quantization=None,
     quantization=None,
@@ -61,6 +62,9 @@ def write_export(
         target_tokenizer: of the targets; defaults to the source one.
         max_source_length: int, source ids kept by the SavedModel; the
             TFLite file's fixed source width.
+        max_target_length: int, the SavedModel's cap on `generate`'s
+            `max_length` and on the target tokens `score` reads (see
+            saved_model.py); None for its default.
         tflite: bool, whether to write `model.tflite` (greedy and beam
             search, with the export's controls).
         tflite_quantization: `None`, `"dynamic_range"` or `"float16"`.
@@ -95,6 +99,7 @@ def write_export(
             source_tokenizer,
             target_tokenizer,
             max_source_length=max_source_length,
+            max_target_length=max_target_length,
             **generator_options,
         )
         export_saved_model(server, staging / "saved_model")
@@ -111,6 +116,7 @@ def write_export(
         )
         settings = {
             "max_source_length": max_source_length,
+            "max_target_length": server.max_target_length,
             "quantization": quantization,
             "generator": {
                 "target_prefix": generator_options.get("target_prefix") or "",

@@ -22,20 +22,38 @@ Its signatures:
 `serving_default`, `generate_ids` and `attention` decode with the settings
 fixed at export (`export.json`). `generate` takes the numeric ones as
 inputs, so a program changes them per call without a new export: int32
-`max_length` (clipped to 1..512), `min_length`, `no_repeat_ngram_size`;
-float32 `repetition_penalty`, `length_penalty`, `coverage_penalty` (the
-last two for beam search, the coverage penalty with attention only); the
-method, beam width and n-gram unit stay the export's. Its `target_prefix`
-is text each output starts with ("" for none), per row.
+`max_length`, `min_length`, `no_repeat_ngram_size`; float32
+`repetition_penalty`, `length_penalty`, `coverage_penalty` (the last two
+for beam search, the coverage penalty with attention only); the method,
+beam width and n-gram unit stay the export's. Its `target_prefix` is text
+each output starts with ("" for none), per row.
+
+**Bounds.** Every signature bounds its own cost, for any TensorFlow program
+that loads it, not only behind `python -m s2s_keras.serve`:
+
+| input | rule |
+|---|---|
+| a source (`text`, `source`, `source_ids`) | cut to `max_source_length` tokens |
+| a `score` target | cut to `max_target_length` tokens (`length` says how many were scored) |
+| `max_length` | rejected outside 1..`max_target_length` |
+| `min_length` | rejected outside 0..`max_length` |
+| `no_repeat_ngram_size` | rejected outside 0..`max_length` |
+| `repetition_penalty` | rejected unless finite and > 0 |
+| `length_penalty`, `coverage_penalty` | rejected unless finite and >= 0 |
+| ids (`source_ids`, `target_ids`) | rejected outside 0..vocabulary size - 1 |
+
+A rejected input raises `tf.errors.InvalidArgumentError` naming the input
+and the value received (the server answers 400). Both lengths are in
+`export.json` (`max_source_length`, `max_target_length`).
 
 Whatever text arrives, it answers: invalid UTF-8 bytes are replaced (U+FFFD),
-empty input gives empty output, long input is cut to the model's maximum
-source length.
+empty input gives empty output, long input is cut as above.
 """
 
 import keras
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding import Controls
 from s2s_keras.decoding import Generator
 from s2s_keras.decoding import get_chooser
@@ -46,7 +64,7 @@ from s2s_keras.special_tokens import PAD_ID
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 IDS = tf.TensorSpec([None, None], tf.int32)
-MAX_GENERATED = 512  # the `generate` signature's max_length at most
+MAX_TARGET_LENGTH = 256  # the default cap of generate's max_length and score's targets
 
 
 def _scalar(dtype, name):
@@ -72,6 +90,10 @@ class Seq2SeqServer(tf.Module):
         source_tokenizer: `SubwordTokenizer` of the sources.
         target_tokenizer: `SubwordTokenizer` of the targets.
         max_source_length: int, source ids kept (the rest is cut).
+        max_target_length: int, the most output tokens `generate` may be
+            asked for and target tokens `score` scores (the rest is cut); at
+            least the generator's `max_length`. None: `MAX_TARGET_LENGTH`,
+            or the generator's `max_length` if that is more.
         target_prefix: text every output of the fixed-setting signatures
             starts with ("" for none).
         **generator_options: `Generator` arguments (`max_length`, `method`,
@@ -85,6 +107,7 @@ class Seq2SeqServer(tf.Module):
         source_tokenizer,
         target_tokenizer,
         max_source_length,
+        max_target_length=None,
         target_prefix="",
         **generator_options,
     ):
@@ -92,9 +115,22 @@ class Seq2SeqServer(tf.Module):
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
-        self.max_source_length = int(max_source_length)
+        self.max_source_length = check_positive_int(
+            "max_source_length", max_source_length
+        )
         self.options = {"tokenizer": target_tokenizer, **generator_options}
         self.generator = Generator(model, **self.options)
+        if max_target_length is None:
+            max_target_length = max(MAX_TARGET_LENGTH, self.generator.max_length)
+        self.max_target_length = check_positive_int(
+            "max_target_length", max_target_length
+        )
+        if self.max_target_length < self.generator.max_length:
+            raise ValueError(
+                "Invalid value for argument max_target_length. Expected at least "
+                f"the generator's max_length={self.generator.max_length}. "
+                f"Received: max_target_length={max_target_length}"
+            )
         self.prefix_ids = target_tokenizer.tokenize([target_prefix]).to_tensor()
         self.has_attention = isinstance(model.get_layer("decoder"), AttentionDecoder)
         if self.has_attention:
@@ -117,8 +153,16 @@ class Seq2SeqServer(tf.Module):
         """The export's prefix for every row `(batch, P)`."""
         return tf.tile(self.prefix_ids, [tf.shape(source_ids)[0], 1])
 
+    def _sources(self, source_ids):
+        """Source ids checked against the vocabulary and cut to the maximum."""
+        source_ids = _checked_ids(
+            source_ids, self.source_tokenizer.vocab_size, "source_ids"
+        )
+        return source_ids[:, : self.max_source_length]
+
     @tf.function(input_signature=[IDS])
     def generate_ids(self, source_ids):
+        source_ids = self._sources(source_ids)
         outputs = self.generator(source_ids, self._fixed_prefix(source_ids))
         return {"target_ids": outputs["target_ids"], "scores": outputs["scores"]}
 
@@ -134,6 +178,48 @@ class Seq2SeqServer(tf.Module):
         length_penalty,
         coverage_penalty,
     ):
+        cap = self.max_target_length
+        (
+            max_length,
+            min_length,
+            no_repeat_ngram_size,
+            repetition_penalty,
+            length_penalty,
+            coverage_penalty,
+        ) = _checked_settings(
+            {
+                "max_length": (
+                    max_length,
+                    (max_length >= 1) & (max_length <= cap),
+                    f"in 1..{cap} (this export's max_target_length)",
+                ),
+                "min_length": (
+                    min_length,
+                    (min_length >= 0) & (min_length <= max_length),
+                    "in 0..max_length",
+                ),
+                "no_repeat_ngram_size": (
+                    no_repeat_ngram_size,
+                    (no_repeat_ngram_size >= 0) & (no_repeat_ngram_size <= max_length),
+                    "in 0..max_length",
+                ),
+                "repetition_penalty": (
+                    repetition_penalty,
+                    repetition_penalty > 0,
+                    "finite and > 0",
+                ),
+                "length_penalty": (
+                    length_penalty,
+                    length_penalty >= 0,
+                    "finite and >= 0",
+                ),
+                "coverage_penalty": (
+                    coverage_penalty,
+                    coverage_penalty >= 0,
+                    "finite and >= 0",
+                ),
+            }
+        )
         options = self.options
         chooser = get_chooser(
             options.get("method", "greedy"),
@@ -167,7 +253,7 @@ class Seq2SeqServer(tf.Module):
             self.model.get_layer("encoder"),
             self.model.get_layer("decoder"),
             source_ids,
-            tf.clip_by_value(max_length, 1, MAX_GENERATED),
+            max_length,
             chooser,
             controls,
             prefix,
@@ -192,7 +278,8 @@ class Seq2SeqServer(tf.Module):
     )
     def score(self, source, target):
         source_ids = self.tokenize(source)["source_ids"]
-        target_ids = self.target_tokenizer.tokenize(_valid_utf8(target)).to_tensor()
+        target_ids = self.target_tokenizer.tokenize(_valid_utf8(target))
+        target_ids = target_ids[:, : self.max_target_length].to_tensor()
         per_token = log_likelihood(self.model, source_ids, target_ids)
         return {
             "log_likelihood": tf.reduce_sum(per_token, axis=1),
@@ -201,6 +288,9 @@ class Seq2SeqServer(tf.Module):
 
     @tf.function(input_signature=[IDS])
     def detokenize(self, target_ids):
+        target_ids = _checked_ids(
+            target_ids, self.target_tokenizer.vocab_size, "target_ids"
+        )
         return {"text": self.target_tokenizer.detokenize(target_ids)}
 
     @tf.function(input_signature=[TEXT])
@@ -242,6 +332,38 @@ class Seq2SeqServer(tf.Module):
         if self.has_attention:
             signatures["attention"] = self.attention
         return signatures
+
+
+def _checked_ids(ids, vocab_size, name):
+    """`ids`, once every one is in 0..vocab_size - 1 (else InvalidArgumentError)."""
+    valid = tf.logical_and(ids >= 0, ids < vocab_size)
+    first_bad = tf.boolean_mask(ids, tf.logical_not(valid))[:1]
+    check = tf.debugging.Assert(
+        tf.reduce_all(valid),
+        [f"{name} must be token ids in 0..{vocab_size - 1}. Received:", first_bad],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)
+
+
+def _checked_settings(rules):
+    """The settings, once each is finite and in its range (else InvalidArgumentError).
+
+    Args:
+        rules: `{name: (value, valid, expected)}`: a scalar tensor, whether
+            it is in range (a bool tensor), and the range in words.
+
+    Returns:
+        The values, in the order of `rules`.
+    """
+    checks = []
+    for name, (value, valid, expected) in rules.items():
+        if value.dtype.is_floating:
+            valid = tf.logical_and(valid, tf.math.is_finite(value))
+        message = f"generate: {name} must be {expected}. Received: {name} ="
+        checks.append(tf.debugging.Assert(valid, [message, value]))
+    with tf.control_dependencies(checks):
+        return [tf.identity(value) for value, _, _ in rules.values()]
 
 
 def _valid_utf8(text):

@@ -16,6 +16,7 @@ errors), `page.html` (the page at `/`), `__main__.py` (the command line).
 
 from s2s_keras.serve.app import create_app
 from s2s_keras.serve.batcher import Busy
+from s2s_keras.serve.batcher import DeadlineExceeded
 from s2s_keras.serve.batcher import MicroBatcher
 from s2s_keras.serve.servable import Servable
 from s2s_keras.serve.servable import Signature
@@ -23,6 +24,7 @@ from s2s_keras.serve.tensors import RequestError
 
 __all__ = [
     "Busy",
+    "DeadlineExceeded",
     "MicroBatcher",
     "RequestError",
     "Servable",

@@ -8,17 +8,21 @@
 | `GET /` | a page: a text in, the output, its score, the n-best and the attention |
 
 `/v1/models/NAME/versions/1/...` answers as well. Every error is JSON,
-`{"error": "..."}`: 400 for a body the signature cannot take, 404 for another
-model, version or path, 405 for a wrong method, 413 for a body over the limit,
-503 when the queue is full (with `Retry-After`), 500 for a fault of the
-server, which keeps serving.
+`{"error": "..."}`: 400 for a body the signature cannot take (a setting out
+of its range included), 404 for another model, version or path, 405 for a
+wrong method, 413 for a body or a number of rows over the limit, 503 when
+the queue is full (with `Retry-After`), 504 past the request's deadline, 500
+for a fault of the server, which keeps serving: its answer holds a request
+id and no detail, and the log holds the exception under that id.
 """
 
 import contextlib
 import html
 import importlib.resources
 import json
+import logging
 import re
+import uuid
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from s2s_keras.serve.batcher import Busy
+from s2s_keras.serve.batcher import DeadlineExceeded
 from s2s_keras.serve.batcher import MicroBatcher
 from s2s_keras.serve.predict import format_predict
 from s2s_keras.serve.predict import parse_predict
@@ -38,6 +43,7 @@ MODEL_PATH = re.compile(
     r"^(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<rest>/metadata|:[A-Za-z]+)?$"
 )
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+LOG = logging.getLogger("s2s_keras.serve")
 
 
 def create_app(
@@ -47,16 +53,24 @@ def create_app(
     batch_timeout_ms=5.0,
     max_queued=256,
     max_body_bytes=1 << 20,
+    max_rows=256,
+    request_timeout_s=30.0,
 ):
     """The Starlette app serving `servable` as model `name`.
 
     Args:
         servable: a `Servable` (an export folder's SavedModel).
         name: the model's name in the URLs: letters, digits, `.`, `_`, `-`.
-        max_batch_size: rows in one call of the model at most.
+        max_batch_size: rows in one call of the model at most; a larger
+            request is split into calls of this size, in turns with the
+            other requests (`batcher.py`).
         batch_timeout_ms: how long a request waits for others to batch with.
         max_queued: requests waiting at most; more are answered 503.
         max_body_bytes: the largest request body taken; larger ones get 413.
+        max_rows: rows in one request at most; more are answered 413.
+        request_timeout_s: seconds a request may take, queueing included;
+            past them 504, and its rows not yet run are dropped. None: no
+            limit.
 
     Returns:
         A `starlette.applications.Starlette`; its `state.batcher` is the
@@ -75,7 +89,11 @@ def create_app(
         raise ValueError(
             f"max_body_bytes must be a positive integer, got {max_body_bytes!r}"
         )
-    batcher = MicroBatcher(max_batch_size, batch_timeout_ms, max_queued)
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+        raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
+    batcher = MicroBatcher(
+        max_batch_size, batch_timeout_ms, max_queued, request_timeout_s
+    )
     page = _page(name)
 
     @contextlib.asynccontextmanager
@@ -109,6 +127,12 @@ def create_app(
         body = await _read_json(request, max_body_bytes)
         signature = servable.signature(signature_name_of(body))
         parsed = parse_predict(body, signature.inputs, signature.defaults)
+        if parsed.rows > max_rows:
+            raise RequestError(
+                f"the request has {parsed.rows} rows; this server takes {max_rows} "
+                "at most in one request (--max-rows): send them in several",
+                413,
+            )
         outputs = await batcher.submit(signature, parsed.inputs, parsed.rows)
         return JSONResponse(format_predict(outputs, parsed.row_format))
 
@@ -120,6 +144,7 @@ def create_app(
         exception_handlers={
             RequestError: _error_answer,
             Busy: _busy_answer,
+            DeadlineExceeded: _deadline_answer,
             HTTPException: _http_answer,
             Exception: _fault_answer,
         },
@@ -203,5 +228,22 @@ async def _http_answer(request, error):
     return _json_error(error.detail, error.status_code, headers=error.headers)
 
 
+async def _deadline_answer(request, error):
+    return _json_error(str(error), 504)
+
+
 async def _fault_answer(request, error):
-    return _json_error(f"internal error: {type(error).__name__}: {error}", 500)
+    """500: a request id to quote; the exception goes to the log only."""
+    request_id = uuid.uuid4().hex[:16]
+    LOG.error(
+        "request %s (%s %s) failed",
+        request_id,
+        request.method,
+        request.url.path,
+        exc_info=error,
+    )
+    return _json_error(
+        f"internal error (request id {request_id}); the server's log has the details",
+        500,
+        headers={"X-Request-Id": request_id},
+    )

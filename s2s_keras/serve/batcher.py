@@ -1,15 +1,34 @@
-"""Micro-batching: requests that arrive within a few milliseconds run as one batch.
+"""Micro-batching with a share for every client: batches of rows, taken in turns.
 
-One worker task takes the first waiting request, waits up to `timeout_ms`
-for more (TF Serving's `batch_timeout_micros`), groups the requests that can
-share a call (the same signature and the same scalar settings), and runs each
-group as one call of the signature, in one thread beside the event loop, so
-the server keeps reading requests while the model runs. The queue is
-bounded: a request that finds it full is refused at once (`Busy`, answered
-503) instead of waiting without end.
+A request becomes a job of rows. One worker task builds each call of a
+signature from the jobs that wait, in turns (TF Serving's batching, with
+its large-batch splitting):
+
+    job A (80 rows)  ->  A[0:32]  ·  B[0:1] C[0:2] A[32:61]  ·  A[61:80]
+    job B (1 row)        (the first call of A's rows; then B and C, which
+    job C (2 rows)        came meanwhile, with the next rows of A)
+
+- A call holds at most `max_batch_size` rows. A job with more is split: it
+  gives the rows that fit, then goes to the back of the line, so a request
+  of any size holds the worker for one call at a time and a small request
+  that comes meanwhile waits for one call at most.
+- The first job of a call may wait up to `timeout_ms` for others to fill it
+  (TF Serving's `batch_timeout_micros`). Jobs share a call when their
+  signature is batchable and their scalar settings are the same.
+- A job whose rows are all answered gets its outputs back in order (the
+  pieces padded to a common shape as one call would pad them, with 0 or
+  `""`).
+- Bounds: at most `max_queued` jobs wait (one more is refused at once,
+  `Busy`, answered 503); a job not answered within `request_timeout_s`
+  raises `DeadlineExceeded` (answered 504) and its rows not yet run are
+  dropped.
+
+Each call runs in one thread beside the event loop, so the server keeps
+reading requests while the model runs.
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import dataclasses
 
@@ -20,12 +39,19 @@ class Busy(Exception):
     """The queue is full: the request was not taken (answered 503)."""
 
 
+class DeadlineExceeded(Exception):
+    """The request was not answered in time; its rows left were dropped (504)."""
+
+
 @dataclasses.dataclass(eq=False)
 class _Job:
     signature: object
     inputs: dict
     rows: int
     future: asyncio.Future
+    taken: int = 0  # rows handed to calls so far
+    answered: int = 0  # rows whose outputs came back
+    pieces: dict = dataclasses.field(default_factory=dict)  # first row -> outputs
 
     def batch_key(self):
         """Jobs with the same key can run as one call; None runs alone."""
@@ -38,21 +64,49 @@ class _Job:
         )
         return self.signature.name, scalars
 
+    @property
+    def left(self):
+        return self.rows - self.taken
+
+    def take(self, count):
+        """The next `count` rows: `(first row, count, inputs)`."""
+        first = self.taken
+        self.taken += count
+        inputs = {
+            name: value[first : first + count] if spec.batched else value
+            for name, value in self.inputs.items()
+            for spec in (self.signature.inputs[name],)
+        }
+        return first, count, inputs
+
+
+@dataclasses.dataclass(eq=False)
+class _Piece:
+    job: _Job
+    first: int
+    rows: int
+    inputs: dict
+
 
 class MicroBatcher:
-    """Runs signature calls in batches, from a bounded queue.
+    """Runs signature calls in batches of rows, taken in turns from a bounded line.
 
     Args:
-        max_batch_size: rows in one call at most (a request with more runs
-            alone).
-        timeout_ms: how long the first request of a batch waits for others.
+        max_batch_size: rows in one call at most; a request with more is
+            split into calls of this many rows, in turns with the others.
+        timeout_ms: how long the first request of a call waits for others.
         max_queued: requests waiting at most; one more is refused (`Busy`).
+        request_timeout_s: seconds a request may take, queueing included;
+            past it `DeadlineExceeded`, and its rows not yet run are
+            dropped. None: no limit.
 
     Use `start()` inside the running event loop, `await submit(...)` per
     request, `await stop()` at the end.
     """
 
-    def __init__(self, max_batch_size=32, timeout_ms=5.0, max_queued=256):
+    def __init__(
+        self, max_batch_size=32, timeout_ms=5.0, max_queued=256, request_timeout_s=None
+    ):
         for name, value in (
             ("max_batch_size", max_batch_size),
             ("max_queued", max_queued),
@@ -61,16 +115,22 @@ class MicroBatcher:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if timeout_ms < 0:
             raise ValueError(f"timeout_ms must be >= 0, got {timeout_ms!r}")
+        if request_timeout_s is not None and not request_timeout_s > 0:
+            raise ValueError(
+                f"request_timeout_s must be > 0 (or None), got {request_timeout_s!r}"
+            )
         self.max_batch_size = max_batch_size
         self.timeout = timeout_ms / 1000.0
         self.max_queued = max_queued
+        self.request_timeout_s = request_timeout_s
         self.calls = 0  # signature calls made: fewer than requests when batching works
-        self._queue = None
+        self._line = collections.deque()  # jobs with rows not yet taken, in turn
+        self._arrived = None
         self._worker = None
         self._executor = None
 
     def start(self):
-        self._queue = asyncio.Queue(self.max_queued)
+        self._arrived = asyncio.Event()
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "s2s_keras-model")
         self._worker = asyncio.get_running_loop().create_task(self._work())
 
@@ -82,89 +142,134 @@ class MicroBatcher:
             pass
         self._executor.shutdown(wait=True)
 
+    @property
+    def queued(self):
+        """Requests waiting for a call (the line's length)."""
+        return len(self._line)
+
     async def submit(self, signature, inputs, rows):
-        """Runs `signature` on `inputs` (`rows` rows) in a batch; returns its outputs.
+        """Runs `signature` on `inputs` (`rows` rows) in batches; returns its outputs.
 
         Raises:
             Busy: the queue is full.
+            DeadlineExceeded: not answered within `request_timeout_s`.
             Exception: what the signature raised (`RequestError` for input
                 it refused).
         """
-        future = asyncio.get_running_loop().create_future()
-        try:
-            self._queue.put_nowait(_Job(signature, inputs, rows, future))
-        except asyncio.QueueFull:
+        if len(self._line) >= self.max_queued:
             raise Busy(
                 f"the server is busy: {self.max_queued} requests are waiting; retry later"
+            )
+        future = asyncio.get_running_loop().create_future()
+        self._line.append(_Job(signature, inputs, rows, future))
+        self._arrived.set()
+        try:
+            return await asyncio.wait_for(future, self.request_timeout_s)
+        except TimeoutError:  # the future is cancelled: its rows left are dropped
+            raise DeadlineExceeded(
+                f"the request was not answered within {self.request_timeout_s:g} s; "
+                "its rows not yet run were dropped: send fewer rows, or retry later"
             ) from None
-        return await future
 
     async def _work(self):
         while True:
-            jobs = await self._gather()
-            for group in _groups(jobs, self.max_batch_size):
-                await self._run(group)
+            while not self._line:
+                self._arrived.clear()
+                await self._arrived.wait()
+            self._drop_gone()
+            if not self._line:
+                continue
+            key = self._line[0].batch_key()
+            if key is not None:
+                await self._fill(key)
+                self._drop_gone()
+                if not self._line:
+                    continue
+            pieces = self._next_call()
+            await self._run(pieces)
+            self._to_the_back(pieces)
 
-    async def _gather(self):
-        """The first waiting job and those that come within the timeout."""
-        jobs = [await self._queue.get()]
-        if jobs[0].batch_key() is None:
-            return jobs  # it runs alone: nothing to wait for
+    def _drop_gone(self):
+        """Jobs whose request went away (deadline, disconnect) leave the line."""
+        for job in [job for job in self._line if job.future.done()]:
+            self._line.remove(job)
+
+    async def _fill(self, key):
+        """Waits up to the timeout for rows that can share the first job's call."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        rows = jobs[0].rows
-        while rows < self.max_batch_size:
+        while (
+            sum(job.left for job in self._line if job.batch_key() == key)
+            < self.max_batch_size
+        ):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._arrived.clear()
             try:
-                job = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                left = deadline - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self._queue.get(), left)
-                except TimeoutError:
-                    break
-            jobs.append(job)
-            rows += job.rows
-        return jobs
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return
 
-    async def _run(self, group):
-        """One call for the group; its rows handed back to each job."""
+    def _next_call(self):
+        """The pieces of the next call: the first job's rows, then its kind's."""
+        first = self._line[0]
+        key = first.batch_key()
+        pieces, rows = [], 0
+        for job in self._line if key is not None else [first]:
+            if rows == self.max_batch_size:
+                break
+            if job is not first and job.batch_key() != key:
+                continue
+            count = min(job.left, self.max_batch_size - rows)
+            pieces.append(_Piece(job, *job.take(count)))
+            rows += count
+        for piece in pieces:
+            if not piece.job.left:
+                self._line.remove(piece.job)
+        return pieces
+
+    def _to_the_back(self, pieces):
+        """After their call, jobs with rows left wait behind those that came
+        meanwhile: a request that came while a large one ran goes next."""
+        for piece in pieces:
+            if piece.job in self._line:
+                self._line.remove(piece.job)
+                self._line.append(piece.job)
+
+    async def _run(self, pieces):
+        """One call for the pieces; each piece's rows handed back to its job."""
         loop = asyncio.get_running_loop()
-        signature = group[0].signature
-        inputs = _concatenate([job.inputs for job in group], signature)
+        signature = pieces[0].job.signature
+        inputs = _concatenate([piece.inputs for piece in pieces], signature)
         self.calls += 1
         try:
             outputs = await loop.run_in_executor(self._executor, signature, inputs)
         except Exception as error:  # noqa: BLE001  (handed to the requests)
-            if len(group) > 1:  # one request's input may be the cause: each alone
-                for job in group:
-                    await self._run([job])
+            if len(pieces) > 1:  # one request's input may be the cause: each alone
+                for piece in pieces:
+                    if not piece.job.future.done():
+                        await self._run([piece])
                 return
-            _settle(group[0].future, error=error)
+            self._fail(pieces[0].job, error)
             return
         start = 0
-        for job in group:
-            rows = slice(start, start + job.rows)
-            _settle(job.future, {key: value[rows] for key, value in outputs.items()})
-            start += job.rows
+        for piece in pieces:
+            rows = slice(start, start + piece.rows)
+            piece.job.pieces[piece.first] = {
+                key: value[rows] for key, value in outputs.items()
+            }
+            piece.job.answered += piece.rows
+            start += piece.rows
+            if piece.job.answered == piece.job.rows:
+                parts = [piece.job.pieces[first] for first in sorted(piece.job.pieces)]
+                _settle(piece.job.future, _joined(parts))
 
-
-def _groups(jobs, max_batch_size):
-    """The jobs in calls: same key together, in arrival order, rows capped."""
-    by_key = {}
-    for job in jobs:
-        key = job.batch_key()
-        by_key.setdefault(key if key is not None else id(job), []).append(job)
-    for same in by_key.values():
-        group, rows = [], 0
-        for job in same:
-            if group and rows + job.rows > max_batch_size:
-                yield group
-                group, rows = [], 0
-            group.append(job)
-            rows += job.rows
-        yield group
+    def _fail(self, job, error):
+        """The job's request gets the error; its rows left are dropped."""
+        if job in self._line:
+            self._line.remove(job)
+        _settle(job.future, error=error)
 
 
 def _concatenate(inputs_list, signature):
@@ -176,6 +281,34 @@ def _concatenate(inputs_list, signature):
         else inputs_list[0][name]
         for name, spec in signature.inputs.items()
     }
+
+
+def _joined(parts):
+    """The outputs of a job's calls as one: padded to one shape, concatenated.
+
+    A call pads its rows' variable dimensions to its longest (ids with 0,
+    text with `""`), so padding the pieces the same way gives what one call
+    over all the rows would have.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    joined = {}
+    for name in parts[0]:
+        arrays = [np.asarray(part[name]) for part in parts]
+        if arrays[0].ndim == 1:
+            joined[name] = np.concatenate(arrays)
+            continue
+        shape = np.max([array.shape[1:] for array in arrays], axis=0).astype(int)
+        padded = []
+        for array in arrays:
+            pad = [(0, 0)] + [
+                (0, size - have)
+                for size, have in zip(shape, array.shape[1:], strict=True)
+            ]
+            fill = b"" if array.dtype == object else 0
+            padded.append(np.pad(array, pad, constant_values=fill))
+        joined[name] = np.concatenate(padded)
+    return joined
 
 
 def _settle(future, result=None, error=None):

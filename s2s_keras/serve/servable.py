@@ -9,6 +9,7 @@ Nothing a request sends is loaded, executed or written.
 import inspect
 import json
 import pathlib
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -69,8 +70,29 @@ class Signature:
         try:
             outputs = self.function(**tensors)
         except tf.errors.InvalidArgumentError as error:
-            raise RequestError(f"signature {self.name!r}: {error.message}") from None
+            raise RequestError(
+                f"signature {self.name!r}: {_reason(error.message)}"
+            ) from None
         return {key: value.numpy() for key, value in outputs.items()}
+
+
+def _reason(message):
+    """The reason in a graph's error message, without TensorFlow's node lines.
+
+    An `Assert` reads `assertion failed: [what must hold. Received: x =] [5]`:
+    its parts are joined into one sentence.
+    """
+    failed = re.search(r"assertion failed: (.*)", message)
+    if failed:
+        return " ".join(re.findall(r"\[([^\[\]]*)\]", failed.group(1)))
+    lines = [
+        line.strip()
+        for line in message.splitlines()
+        if line.strip()
+        and not line.strip().startswith(("[[", "Graph execution error", "Detected at"))
+        and "stack traces" not in line
+    ]
+    return " ".join(lines) or message
 
 
 def _spec(spec):

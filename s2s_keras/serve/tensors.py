@@ -135,6 +135,8 @@ def _to_float(name, value):
         raise RequestError(
             f"input {name!r} takes numbers, got {value!r} ({kind_of(value)})"
         )
+    if not math.isfinite(value):  # Python's JSON reads NaN and Infinity
+        raise RequestError(f"input {name!r} takes finite numbers, got {value!r}")
     return value
 
 

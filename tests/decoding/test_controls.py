@@ -92,6 +92,15 @@ def valid(tokens, ended, n, starts, min_length, prefix):
 # ---------------------------------------------------------------- n-gram bans
 
 
+def written_after(controls, histories, length):
+    """The controls' `Written` once `histories` `(rows, step)` were written."""
+    written = controls.start(len(histories), length)
+    for step in range(histories.shape[1]):
+        tokens = tf.constant(histories[:, step], tf.int32)
+        written = controls.record(written, tokens, tf.constant(step))
+    return written
+
+
 @pytest.mark.parametrize("unit", ["word", "subword"])
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_ngram_bans_equal_brute_force(unit, n):
@@ -104,10 +113,11 @@ def test_ngram_bans_equal_brute_force(unit, n):
     for step in range(length):
         # Few distinct tokens, so that repeats are common.
         histories = rng.choice([4, 5, 6, 4, 5, 1], size=(500, step))
-        padded = np.zeros((500, length), "int32")
-        padded[:, :step] = histories
+        written = written_after(controls, histories, length)
+        assert not written.tokens.numpy()[:, step:].any()
+        np.testing.assert_array_equal(written.tokens.numpy()[:, :step], histories)
         banned = controls.banned_ngram_ends(
-            tf.constant(padded), tf.constant(step), length, VOCAB
+            written, tf.constant(step), length, VOCAB
         ).numpy()
         for row, history in enumerate(histories):
             expected = brute_force_bans(
@@ -478,6 +488,29 @@ def test_hand_built_loop_is_broken_by_each_control():
     assert run(table, repetition_penalty=4.0) == ["▁a", "▁b", "d"]
     # A forced prefix, then the table: "▁b" -> "▁a" -> "▁b" ...
     assert run(table, prefix=[5], max_length=3) == ["▁b", "▁a", "▁b"]
+
+
+@pytest.mark.parametrize("as_tensors", [False, True], ids=["numbers", "tensors"])
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_a_forced_prefix_wins_over_every_ban(as_tensors, method):
+    """A prefix that repeats a subword bigram and a word unigram, under a
+    repetition penalty and a min_length: its tokens come out as given."""
+    table = looping_table()
+    prefix = [4, 5, 4, 5, 6]  # "▁a ▁b ▁a ▁b c": "▁a ▁b" twice, the word "a" twice
+    settings = {
+        "no_repeat_ngram_size": 1,
+        "repetition_penalty": 50.0,
+        "min_length": 7,
+    }
+    if as_tensors:  # as the SavedModel's generate signature passes them
+        settings = {
+            key: tf.constant(value, tf.float32 if isinstance(value, float) else tf.int32)
+            for key, value in settings.items()
+        }
+    chooser = Greedy() if method == "greedy" else BeamSearch(beam_width=2)
+    for unit in ("subword", "word"):
+        found = run(table, chooser, prefix=prefix, ngram_unit=unit, **settings)
+        assert found[: len(prefix)] == [PIECES[i] for i in prefix], (unit, found)
 
 
 def test_hand_built_min_length_and_word_bigram_at_the_last_step():

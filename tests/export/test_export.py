@@ -150,6 +150,103 @@ def test_saved_model_answers_bad_input_without_s2s_keras(exported):
     assert all(score < 0 for score in results["score"])
 
 
+BAD_SETTINGS = [
+    ("max_length", 0),
+    ("max_length", 100_000),
+    ("min_length", -1),
+    ("min_length", MAX_LENGTH + 1),
+    ("no_repeat_ngram_size", -2),
+    ("no_repeat_ngram_size", MAX_LENGTH + 1),
+    ("repetition_penalty", 0.0),
+    ("repetition_penalty", float("nan")),
+    ("repetition_penalty", float("inf")),
+    ("length_penalty", float("-inf")),
+    ("length_penalty", -0.5),
+    ("coverage_penalty", float("nan")),
+]
+
+
+def test_saved_model_rejects_bad_settings_and_bounds_its_inputs_without_s2s_keras(
+    exported,
+):
+    """Each bad setting is an InvalidArgumentError naming it and its value;
+    over-long sources and score targets are cut, ids outside the vocabulary
+    rejected: the bounds hold in any TensorFlow program, not only the server."""
+    directory, _, tokenizer = exported
+    defaults = {
+        "max_length": MAX_LENGTH,
+        "min_length": 0,
+        "no_repeat_ngram_size": 0,
+        "repetition_penalty": 1.0,
+        "length_penalty": 0.6,
+        "coverage_penalty": 0.0,
+    }
+    script = f"""
+        import json
+        import tensorflow as tf
+        import tensorflow_text  # the SentencePiece ops
+        model = tf.saved_model.load({str(directory / "saved_model")!r})
+        generate = model.signatures["generate"]
+        defaults = {defaults!r}
+        results = {{"rejected": [], "accepted": []}}
+        def call(name, value):
+            settings = {{**defaults, name: value}}
+            inputs = {{
+                key: tf.constant(v, tf.int32 if isinstance(v, int) else tf.float32)
+                for key, v in settings.items()
+            }}
+            return generate(text=tf.constant(["a text"]),
+                            target_prefix=tf.constant([""]), **inputs)
+        for name, value in json.loads({json.dumps(BAD_SETTINGS)!r}):
+            try:
+                call(name, value)
+                results["accepted"].append([name, value])
+            except tf.errors.InvalidArgumentError as error:
+                results["rejected"].append([name, str(value), error.message])
+        results["at_the_cap"] = int(call("max_length", {MAX_LENGTH})["text"].shape[0])
+        json_cap = json.load(open({str(directory / "export.json")!r}))["max_target_length"]
+        results["cap_accepted"] = int(call("max_length", json_cap)["text"].shape[0])
+        try:
+            call("max_length", json_cap + 1)
+        except tf.errors.InvalidArgumentError:
+            results["over_cap"] = "rejected"
+        wide = tf.fill([2, 5000], 7)
+        results["wide"] = list(model.signatures["generate_ids"](source_ids=wide)["target_ids"].shape)
+        for name, ids in [("source_ids", [[5, -1]]), ("source_ids", [[5, 10**6]])]:
+            try:
+                model.signatures["generate_ids"](source_ids=tf.constant(ids))
+            except tf.errors.InvalidArgumentError as error:
+                results.setdefault("bad_ids", []).append(error.message)
+        try:
+            model.signatures["detokenize"](target_ids=tf.constant([[4, 10**6]]))
+        except tf.errors.InvalidArgumentError as error:
+            results.setdefault("bad_ids", []).append(error.message)
+        long_target = " ".join(["word"] * 20000)
+        scored = model.signatures["score"](source=tf.constant(["x"]),
+                                           target=tf.constant([long_target]))
+        results["score_length"] = int(scored["length"].numpy()[0])
+        results["json_cap"] = json_cap
+        print(json.dumps(results))
+    """
+    results = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])
+    assert results["accepted"] == []
+    assert len(results["rejected"]) == len(BAD_SETTINGS)
+    for (name, value, message), (bad_name, bad_value) in zip(
+        results["rejected"], BAD_SETTINGS, strict=True
+    ):
+        assert name == bad_name and f"generate: {name} must be" in message, message
+        assert f"Received: {name} =" in message
+        assert str(bad_value).lower().split(".")[0] in message.lower(), message
+    assert results["at_the_cap"] == results["cap_accepted"] == 1
+    assert results["over_cap"] == "rejected"
+    assert results["wide"][0] == 2
+    assert len(results["bad_ids"]) == 3
+    assert all("must be token ids in 0.." in m for m in results["bad_ids"])
+    assert "-1" in results["bad_ids"][0] and "1000000" in results["bad_ids"][1]
+    # The target is cut to the cap: that many tokens and <EOS> are scored.
+    assert results["score_length"] == results["json_cap"] + 1
+
+
 def test_saved_model_matches_python_generation(exported):
     directory, model, tokenizer = exported
     loaded = tf.saved_model.load(str(directory / "saved_model"))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from s2s_keras.serve import Busy
+from s2s_keras.serve import DeadlineExceeded
 from s2s_keras.serve import MicroBatcher
 from s2s_keras.serve import RequestError
 from s2s_keras.serve.tensors import TensorSpec
@@ -39,10 +40,32 @@ class Upper:
 
 
 def job(text, times=1):
+    return rows_job([text], times)
+
+
+def rows_job(texts, times=1):
     return {
-        "text": np.array([text.encode()], dtype=object),
+        "text": np.array([text.encode() for text in texts], dtype=object),
         "times": np.array(times, np.int32),
     }
+
+
+class Ragged(Upper):
+    """Answers `(rows, k)` letters, k the longest text's length in the call:
+    one call pads its rows to its longest, as the model's id outputs do."""
+
+    def __call__(self, inputs):
+        texts = [text.decode() for text in inputs["text"]]
+        self.batches.append(texts)
+        width = max(len(text) for text in texts)
+        letters = [[c.encode() for c in text.ljust(width, "\0")] for text in texts]
+        return {
+            "letters": np.array(
+                [[b"" if c == b"\0" else c for c in row] for row in letters],
+                dtype=object,
+            ),
+            "length": np.array([len(text) for text in texts], np.int32),
+        }
 
 
 def run(coroutine_function, **options):
@@ -137,8 +160,73 @@ def test_a_full_queue_refuses_at_once_and_serves_the_rest():
         ({"max_batch_size": 0}, "max_batch_size"),
         ({"max_queued": 1.5}, "max_queued"),
         ({"timeout_ms": -1}, "timeout_ms"),
+        ({"request_timeout_s": 0}, "request_timeout_s"),
     ],
 )
 def test_bad_settings_raise(options, match):
     with pytest.raises(ValueError, match=match):
         MicroBatcher(**options)
+
+
+def test_a_request_over_max_batch_size_is_split_and_answered_as_one_call():
+    signature = Ragged(batchable=False)  # unbatchable: still split, never shared
+    texts = ["a", "bbbbb", "cc", "d", "eeeeeeee", "ff", "g"]
+
+    async def requests(batcher):
+        return await batcher.submit(signature, rows_job(texts), len(texts))
+
+    answer = run(requests, timeout_ms=0, max_batch_size=3)
+    assert signature.batches == [texts[:3], texts[3:6], texts[6:]]
+    one_call = Ragged()({"text": rows_job(texts)["text"]})
+    assert answer["letters"].tolist() == one_call["letters"].tolist()
+    assert answer["length"].tolist() == [len(text) for text in texts]
+
+
+def test_a_small_request_is_answered_while_a_large_one_is_split():
+    """Fairness: a 1-row request that comes while a 40-row one runs waits for
+    one call at most, and shares it with the large request's next rows."""
+    gate = threading.Event()
+    signature = Upper(gate=gate)
+    order = []
+
+    async def requests(batcher):
+        large = asyncio.ensure_future(
+            batcher.submit(signature, rows_job([f"r{i}" for i in range(40)]), 40)
+        )
+        await asyncio.sleep(0.1)  # the first 4 rows of the large one are running
+        small = asyncio.ensure_future(batcher.submit(signature, job("small"), 1))
+        small.add_done_callback(lambda _: order.append("small"))
+        large.add_done_callback(lambda _: order.append("large"))
+        await asyncio.sleep(0)
+        gate.set()
+        return await asyncio.gather(large, small)
+
+    large, small = run(requests, timeout_ms=0, max_batch_size=4)
+    assert order == ["small", "large"]
+    assert small["text"].tolist() == ["SMALL"]
+    assert large["text"].tolist() == [f"R{i}" for i in range(40)]
+    assert signature.batches[0] == ["r0", "r1", "r2", "r3"]
+    assert signature.batches[1] == ["small", "r4", "r5", "r6"]
+    assert all(len(batch) <= 4 for batch in signature.batches)
+    assert sum(len(batch) for batch in signature.batches) == 41
+
+
+def test_a_request_past_its_deadline_gets_an_error_and_its_rows_left_are_dropped():
+    gate = threading.Event()
+    signature = Upper(gate=gate)
+
+    async def requests(batcher):
+        slow = asyncio.ensure_future(
+            batcher.submit(signature, rows_job([f"r{i}" for i in range(20)]), 20)
+        )
+        await asyncio.sleep(0.5)  # past the deadline, the first call still held
+        gate.set()
+        with pytest.raises(DeadlineExceeded, match="within 0.3 s"):
+            await slow
+        await asyncio.sleep(0.1)
+        return await batcher.submit(signature, job("next"), 1)
+
+    after = run(requests, timeout_ms=0, max_batch_size=2, request_timeout_s=0.3)
+    assert after["text"].tolist() == ["NEXT"]
+    # The call that ran when the deadline came finished; no other of its rows ran.
+    assert signature.batches == [["r0", "r1"], ["next"]]

@@ -94,7 +94,17 @@ def test_help_explains_the_api():
         text=True,
     )
     assert result.returncode == 0
-    for words in (":predict", "--max-batch-size", "--host", "127.0.0.1", "503"):
+    for words in (
+        ":predict",
+        "--max-batch-size",
+        "--max-rows",
+        "--request-timeout-s",
+        "--host",
+        "127.0.0.1",
+        "503",
+        "504",
+        "413",
+    ):
         assert words in result.stdout
 
 
@@ -103,6 +113,8 @@ def test_help_explains_the_api():
     [
         (["--port", "70000"], "a port is 1 to 65535"),
         (["--max-batch-size", "0"], "max_batch_size must be a positive integer"),
+        (["--max-rows", "0"], "max_rows must be a positive integer"),
+        (["--request-timeout-s", "0"], "request_timeout_s must be > 0"),
         (["--name", "a/b"], "A model name is letters"),
     ],
 )

@@ -19,7 +19,10 @@ TEXTS = ["the encoder reads the source", "attention looks back", ""]
 
 @pytest.fixture(scope="module")
 def client(servable):
-    with TestClient(create_app(servable, "beam", max_body_bytes=4096)) as client:
+    app = create_app(
+        servable, "beam", max_body_bytes=4096, max_batch_size=2, max_rows=6
+    )
+    with TestClient(app) as client:
         yield client
 
 
@@ -193,3 +196,99 @@ def test_the_page_names_the_model_and_calls_the_api(client):
 def test_a_bad_model_name_raises(servable, name):
     with pytest.raises(ValueError, match="model name"):
         create_app(servable, name)
+
+
+@pytest.mark.parametrize(
+    "settings, match",
+    [
+        (
+            {"repetition_penalty": 0.0},
+            r"repetition_penalty must be finite and > 0\. "
+            r"Received: repetition_penalty = 0",
+        ),
+        (
+            {"max_length": 100000},
+            r"max_length must be in 1\.\.\d+ .*Received: max_length = 100000",
+        ),
+        ({"min_length": 9, "max_length": 4}, "min_length must be in 0..max_length"),
+        ({"length_penalty": -1.0}, "length_penalty must be finite and >= 0"),
+    ],
+)
+def test_a_setting_out_of_range_is_answered_400_naming_it(client, settings, match):
+    response = client.post(
+        "/v1/models/beam:predict",
+        json={"signature_name": "generate", "inputs": {"text": ["a"], **settings}},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert __import__("re").search(match, error), error
+    assert "[[" not in error and "node" not in error  # no graph internals
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_finite_json_numbers_are_refused(client, literal):
+    body = (
+        b'{"signature_name": "generate", "inputs": {"text": ["a"], '
+        b'"repetition_penalty": ' + literal + b"}}"
+    )
+    response = client.post("/v1/models/beam:predict", content=body)
+    assert response.status_code == 400
+    assert "takes finite numbers" in response.json()["error"]
+
+
+def test_more_rows_than_max_rows_are_answered_413_naming_the_limit(client):
+    response = client.post("/v1/models/beam:predict", json={"instances": ["a"] * 7})
+    assert response.status_code == 413
+    assert (
+        "7 rows" in response.json()["error"] and "6 at most" in response.json()["error"]
+    )
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "tokenize", "attention"])
+def test_a_request_over_max_batch_size_answers_as_one_call(client, servable, signature):
+    """5 rows at max_batch_size 2: three calls, joined as one call's answer."""
+    texts = ["a b c d e f", "", "the encoder", "x", "attention looks back at"]
+    response = client.post(
+        "/v1/models/beam:predict",
+        json={"signature_name": signature, "inputs": {"text": texts}},
+    )
+    assert response.status_code == 200
+    outputs = response.json()["outputs"]
+    expected = direct(servable, signature, text=texts)
+    for name, value in expected.items():
+        got = np.array(outputs[name] if isinstance(outputs, dict) else outputs)
+        if value.dtype == object:
+            value = np.vectorize(lambda b: b.decode("utf-8", "replace"))(value)
+            assert got.tolist() == value.tolist(), name
+        else:
+            np.testing.assert_allclose(got, value, atol=1e-5, err_msg=name)
+
+
+def test_a_fault_is_answered_500_with_a_request_id_and_logged(servable, caplog):
+    class Broken:
+        """A signature whose call fails as a bug in the server would."""
+
+        name = "serving_default"
+        batchable = True
+        inputs = servable.signature("serving_default").inputs
+        defaults = {}
+
+        def __call__(self, inputs):
+            raise KeyError("secret internal detail")
+
+    class BrokenServable:
+        signatures = {"serving_default": Broken()}
+        signature_defs = servable.signature_defs
+
+        def signature(self, name):
+            return self.signatures[name]
+
+    app = create_app(BrokenServable(), "beam")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/models/beam:predict", json={"instances": ["a"]})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    request_id = response.headers["x-request-id"]
+    assert request_id in error and "secret" not in error and "KeyError" not in error
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged and "secret internal detail" in str(logged[0].exc_info[1])
