@@ -180,7 +180,9 @@ class Controls:
 
         def penalized():
             history = written.tokens
-            produced = token_sets(history, _written(history, step), tf.shape(logits)[-1])
+            produced = token_sets(
+                history, _written(history, step), tf.shape(logits)[-1]
+            )
             penalty = tf.cast(self.repetition_penalty, logits.dtype)
             changed = tf.where(logits > 0, logits / penalty, logits * penalty)
             return tf.where(produced, changed, logits)

@@ -504,7 +504,9 @@ def test_a_forced_prefix_wins_over_every_ban(as_tensors, method):
     }
     if as_tensors:  # as the SavedModel's generate signature passes them
         settings = {
-            key: tf.constant(value, tf.float32 if isinstance(value, float) else tf.int32)
+            key: tf.constant(
+                value, tf.float32 if isinstance(value, float) else tf.int32
+            )
             for key, value in settings.items()
         }
     chooser = Greedy() if method == "greedy" else BeamSearch(beam_width=2)

@@ -231,7 +231,7 @@ def test_saved_model_rejects_bad_settings_and_bounds_its_inputs_without_s2s_kera
     results = json.loads(run_without_s2s_keras(script).strip().splitlines()[-1])
     assert results["accepted"] == []
     assert len(results["rejected"]) == len(BAD_SETTINGS)
-    for (name, value, message), (bad_name, bad_value) in zip(
+    for (name, _, message), (bad_name, bad_value) in zip(
         results["rejected"], BAD_SETTINGS, strict=True
     ):
         assert name == bad_name and f"generate: {name} must be" in message, message
