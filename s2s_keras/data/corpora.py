@@ -28,6 +28,7 @@ from s2s_keras.data.shards import read_manifest
 from s2s_keras.data.shards import read_pairs
 from s2s_keras.data.shards import shard_counts
 from s2s_keras.data.shards import split_files
+from s2s_keras.data.shards import split_records
 from s2s_keras.data.splits import SPLITS
 
 FORMAT_VERSION = 4  # raised whenever preparation changes: old caches are rebuilt
@@ -163,4 +164,4 @@ def load_corpus(name, split="train", log=_log, **options):
             f"Received: split={split!r}"
         )
     folder = prepare_corpus(name, log=log, **options)
-    return read_pairs(split_files(folder, split))
+    return read_pairs(split_files(folder, split), records=split_records(folder, split))

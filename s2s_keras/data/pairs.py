@@ -29,6 +29,7 @@ from s2s_keras.data.service import through_service
 from s2s_keras.data.shards import read_manifest
 from s2s_keras.data.shards import read_pairs
 from s2s_keras.data.shards import split_files
+from s2s_keras.data.shards import split_records
 from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.tfds_sets import load_tfds
 from s2s_keras.data.tfds_sets import tfds_size
@@ -58,7 +59,7 @@ class Splits:
         self.workers = workers
         self.worker_index = worker_index
         self.limits = config.limits()
-        self._files, hint = {}, ""
+        self._files, self._records, hint = {}, {}, ""
         if config.tfds:
             found = {split: tfds_size(config.tfds, split) for split in SPLITS}
         else:
@@ -81,6 +82,7 @@ class Splits:
             manifest = read_manifest(folder)
             found = {split: manifest["splits"][split]["pairs"] for split in SPLITS}
             self._files = {split: split_files(folder, split) for split in SPLITS}
+            self._records = {split: split_records(folder, split) for split in SPLITS}
             if config.data and manifest.get("groups") is not None:
                 hint = (
                     f" {config.data} is split 90/5/5 by a hash of each "
@@ -108,15 +110,17 @@ class Splits:
             )
         )
 
-    def stream(self, split):
-        """The split's `(source, target)` strings, in stored order, cut to its limit.
+    def stream(self, split, seed=None):
+        """The split's `(source, target)` strings, cut to its limit.
 
         The train split is this worker's part of it when several train
-        (unless the tf.data service shares it out).
+        (unless the tf.data service shares it out). With a `seed`, its
+        shard files are read in an order drawn anew each pass (epoch) from
+        the seed; without, in stored order.
         """
         if split == "train" and not self.config.data_service:
-            return self._read(split, self.workers, self.worker_index)
-        return self._read(split)
+            return self._read(split, self.workers, self.worker_index, seed)
+        return self._read(split, seed=seed)
 
     def take(self, split, count=None):
         """The first `count` pairs of a split (default: its limit), as Python strings."""
@@ -140,7 +144,7 @@ class Splits:
         """
         return self.take("train", count or self.config.tokenizer_sample)
 
-    def _read(self, split, workers=1, index=0):
+    def _read(self, split, workers=1, index=0, seed=None):
         check_choice("split", split, SPLITS)
         config = self.config
         if config.tfds:
@@ -153,7 +157,9 @@ class Splits:
                 index=index,
             )
         else:
-            pairs = read_pairs(self._files[split], workers, index)
+            pairs = read_pairs(
+                self._files[split], workers, index, seed, self._records[split]
+            )
         limit = self.limits.get(split)
         return pairs if limit is None else pairs.take(math.ceil(limit / workers))
 
@@ -197,7 +203,7 @@ class Splits:
         train = split == "train"
         service = self.config.data_service if train else None
         dataset = make_batches(
-            self.stream(split),
+            self.stream(split, seed=seed if train else None),
             tokenizer,
             batch_size=batch_size,
             max_source_length=max_source_length,

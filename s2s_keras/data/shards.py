@@ -8,12 +8,17 @@ split's pair count and files:
     train-00000-of-00004.tfrecord.gz ... validation-00000-of-00001.tfrecord.gz
     manifest.json   {"splits": {"train": {"pairs": 55663, "files": [...]}, ...}}
 
+    manifest.json   {"splits": {"train": {"pairs": 55663, "files": [...],
+                                           "records": [13916, ...]}, ...}}
+
 Any TensorFlow program reads them (`tf.data.TFRecordDataset(files, "GZIP")`
 and `tf.io.parse_example` with `FEATURES`). Here `read_pairs` streams a
 split's shards interleaved, one pair from each in turn, so that a split
 written round-robin into its shards (`ShardedWriter`) reads back in the
 order it was written: the first n pairs of a stream are a fair sample
-when the pairs were shuffled before they were written.
+when the pairs were shuffled before they were written. It counts each
+file's records against the manifest's `records` as it streams: a shard cut
+short or damaged stops the stream with an error that names the file.
 """
 
 import contextlib
@@ -104,6 +109,7 @@ class ShardedWriter:
         self.shuffle_seed = shuffle_seed
         self.metadata = dict(metadata or {})
         self.counts = dict.fromkeys(self.shards, 0)
+        self.records = {split: [0] * count for split, count in self.shards.items()}
         self.staging = self.folder.with_name(f".{self.folder.name}.{os.getpid()}")
         self._random = random.Random(shuffle_seed)
         self._writers = {}
@@ -129,6 +135,7 @@ class ShardedWriter:
             index = self._random.randrange(len(writers))
         writers[index].write(serialize(source, target))
         self.counts[split] += 1
+        self.records[split][index] += 1
 
     def __exit__(self, kind, error, traceback):
         for writers in self._writers.values():
@@ -153,6 +160,7 @@ class ShardedWriter:
             split: {
                 "pairs": self.counts[split],
                 "files": [_file_name(split, index, count) for index in range(count)],
+                "records": self.records[split],
             }
             for split, count in self.shards.items()
         }
@@ -205,49 +213,128 @@ def split_files(folder, split):
     ]
 
 
-def read_pairs(files, workers=1, index=0):
-    """A stream of `(source, target)` strings from shard files, in order.
+def split_records(folder, split):
+    """The records in each shard of `split`, as the manifest says (None if it
+    does not: a folder prepared before the manifest counted them)."""
+    return read_manifest(folder)["splits"][split].get("records")
+
+
+def read_pairs(files, workers=1, index=0, seed=None, records=None):
+    """A stream of `(source, target)` strings from shard files.
 
     The files are read `READ_CYCLE` at a time, one record from each in turn
     (`interleave` with `block_length=1`, deterministic), and parsed in chunks.
 
-    With several workers each reads whole files, every `workers`-th one
-    from its `index` on; a single file is shared element by element (each
-    keeps every `workers`-th pair).
+    With several workers each gets an equal share, within one shard's
+    records: the files are dealt out whole, `len(files) // workers` to each
+    (every `workers`-th from its `index` on), and the `len(files) % workers`
+    files left over are read by all, each keeping every `workers`-th record
+    (so 7 files over 4 workers: one whole file each and a quarter of the
+    other three; a single file is shared record by record).
 
     Args:
         files: the split's shard paths.
         workers: int, machines reading the split together.
         index: int, this machine's place among them (0 is the chief).
+        seed: None to read the files in order; or an int: the file order
+            is shuffled with this seed anew at each pass over the stream
+            (each epoch), the same for every worker, so runs with a seed
+            repeat.
+        records: the records in each file (`split_records`), or None: each
+            file is counted as it is read, and one that holds fewer (cut
+            short, or damaged) raises an error naming it.
 
     Returns:
         A `tf.data.Dataset` of pairs of scalar `tf.string` tensors.
-
-    Raises:
-        ValueError: several files, but fewer than the workers.
     """
     files = list(files)
-    element_wise = workers > 1 and len(files) == 1
-    if workers > 1 and not element_wise:
-        if len(files) < workers:
-            raise ValueError(
-                f"{len(files)} shard files for {workers} workers: each worker reads "
-                "whole files, so each needs one at least. Prepare the data with "
-                f"--shards {workers} (or more), or train on fewer workers."
-            )
-        files = files[index::workers]
-    records = tf.data.Dataset.from_tensor_slices(files).interleave(
-        lambda path: tf.data.TFRecordDataset(path, "GZIP"),
-        cycle_length=min(len(files), READ_CYCLE),
-        block_length=1,
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    if element_wise:
-        records = records.shard(workers, index)
+    if not 0 <= index < workers:
+        raise ValueError(
+            f"index must be in 0..workers - 1 = {workers - 1}, got index={index}"
+        )
+    counts = [-1] * len(files) if records is None else list(records)
+    if len(counts) != len(files):
+        raise ValueError(
+            f"{len(files)} files but {len(counts)} record counts: the manifest "
+            "does not match the folder"
+        )
+    listed = tf.data.Dataset.from_tensor_slices((files, tf.constant(counts, tf.int64)))
+    if seed is not None and len(files) > 1:
+        listed = listed.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    whole = workers * (len(files) // workers)  # files dealt out whole
+    counted = records is not None
+    places = tf.range(len(files))
+    dealt = tf.logical_and(places < whole, places % workers == index)
+
+    def one_pass(paths, expected):
+        """This worker's records of one pass over the files in this order."""
+        mine = _interleaved(
+            tf.boolean_mask(paths, dealt),
+            tf.boolean_mask(expected, dealt),
+            len(files) // workers,
+            counted,
+        )
+        if whole == len(files):
+            return mine
+        shared = _interleaved(
+            paths[whole:], expected[whole:], len(files) - whole, counted
+        )
+        return mine.concatenate(shared.shard(workers, index))
+
+    # One element, the files in this pass's order, so both parts see one order.
+    records = listed.batch(max(1, len(files))).flat_map(one_pass)
 
     def parse(chunk):
         pairs = tf.io.parse_example(chunk, FEATURES)
         return pairs["source"], pairs["target"]
 
     return records.batch(PARSE_CHUNK).map(parse).unbatch()
+
+
+def _interleaved(paths, expected, count, counted):
+    """The records of `count` files, one from each in turn, each file
+    `counted` against its `expected` records or not."""
+    files = tf.data.Dataset.from_tensor_slices((paths, expected))
+    return files.interleave(
+        lambda path, expected: (
+            _counted_records(path, expected)
+            if counted
+            else tf.data.TFRecordDataset(path, "GZIP")
+        ),
+        cycle_length=max(1, min(count, READ_CYCLE)),
+        block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def _counted_records(path, expected):
+    """A shard's records; if it holds fewer than `expected`, an error naming
+    it at its end (a damaged record ends the file early)."""
+    records = tf.data.TFRecordDataset(path, "GZIP")
+    checked = records.ignore_errors()  # a damaged record ends the file ...
+    ends = tf.data.Dataset.from_tensors((tf.constant(b""), True))
+    tagged = checked.map(lambda record: (record, False)).concatenate(ends)
+
+    def count(seen, element):
+        record, is_end = element
+        message = tf.strings.join(
+            [
+                path,
+                ": read ",
+                tf.strings.as_string(seen),
+                " records, its manifest says ",
+                tf.strings.as_string(expected),
+                ". The shard is cut short or damaged: delete the prepared folder "
+                "to prepare it again.",
+            ]
+        )
+        complete = tf.logical_or(tf.logical_not(is_end), seen >= expected)
+        check = tf.debugging.Assert(complete, [message])
+        with tf.control_dependencies([check]):
+            return seen + 1, (tf.identity(record), is_end)
+
+    counted = tagged.scan(tf.constant(0, tf.int64), count)  # ... and is counted
+    return counted.filter(lambda record, is_end: tf.logical_not(is_end)).map(
+        lambda record, is_end: record
+    )

@@ -4,9 +4,12 @@ A `Generator` holds one model's search with fixed settings, compiled once
 (a `tf.function` with a fixed input signature). `generate()` keeps the
 generators it makes, one per model and settings, as keras-hub keeps a
 model's `generate_function`: a loop of `generate` calls with the same
-settings traces the search once, not at every call.
+settings traces the search once, not at every call. It keeps the
+`GENERATORS_KEPT` settings used last for each model (least recently used
+out), so that a program trying many settings does not grow without end.
 """
 
+import collections
 import inspect
 import weakref
 
@@ -153,7 +156,8 @@ class Generator(tf.Module):
         )
 
 
-_GENERATORS = weakref.WeakKeyDictionary()  # model -> {settings: Generator}
+GENERATORS_KEPT = 8  # compiled searches kept per model, the least recently used out
+_GENERATORS = weakref.WeakKeyDictionary()  # model -> OrderedDict(settings: Generator)
 
 
 def generator_for(model, **settings):
@@ -165,12 +169,17 @@ def generator_for(model, **settings):
 
     Returns:
         The same `Generator` for the same model and settings, so that its
-        compiled search is reused.
+        compiled search is reused, while it is among the `GENERATORS_KEPT`
+        used last for the model.
     """
-    kept = _GENERATORS.setdefault(model, {})
+    kept = _GENERATORS.setdefault(model, collections.OrderedDict())
     key = tuple(sorted(settings.items()))
-    if key not in kept:
+    if key in kept:
+        kept.move_to_end(key)
+    else:
         kept[key] = Generator(model, **settings)
+        while len(kept) > GENERATORS_KEPT:
+            kept.popitem(last=False)
     return kept[key]
 
 

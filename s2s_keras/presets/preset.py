@@ -61,21 +61,57 @@ def is_preset(name_or_path):
     return True
 
 
+def is_name(name_or_path):
+    """Whether `name_or_path` is a bare name (a preset's), not a path.
+
+    A string without a path separator that is not `.`, `..` or `~...` is a
+    name; a `pathlib.Path`, or a string with a separator (`./summarize`,
+    `runs/model`), is a path.
+    """
+    if not isinstance(name_or_path, str) or not name_or_path:
+        return False
+    separators = {"/", os.sep, os.altsep} - {None}
+    return (
+        not any(separator in name_or_path for separator in separators)
+        and name_or_path not in (".", "..")
+        and not name_or_path.startswith("~")
+    )
+
+
 def find(name_or_path):
     """The folder of a preset given by name (`"summarize_debian"`) or path.
 
+    A bare name is always a preset's name, looked up in `presets_folder()`,
+    never a folder of the working directory that has the same name: pass
+    `./NAME` (or a `pathlib.Path`) to mean that folder. Anything else is a
+    path to a preset folder.
+
     Raises:
-        ValueError: naming the presets there are.
+        ValueError: no such preset, naming the presets there are (and the
+            way to a same-named local folder, if there is one).
     """
-    path = pathlib.Path(name_or_path)
+    if is_name(name_or_path):
+        directory = presets_folder() / name_or_path
+        if (directory / CONFIG).is_file():
+            return directory
+        names = ", ".join(available()) or "none"
+        local = pathlib.Path(name_or_path)
+        hint = (
+            f" A folder {name_or_path!r} is in the working directory: a name is "
+            f"never taken as a folder, pass './{name_or_path}' to load it."
+            if local.is_dir()
+            else ""
+        )
+        raise ValueError(
+            f"No preset named {name_or_path!r} in {presets_folder()} (presets there: "
+            f"{names}).{hint}"
+        )
+    path = pathlib.Path(name_or_path).expanduser()
     if (path / CONFIG).is_file():
         return path
-    if path.name == str(name_or_path) and (presets_folder() / path / CONFIG).is_file():
-        return presets_folder() / path
-    names = ", ".join(available()) or "none"
     raise ValueError(
-        f"No preset {str(name_or_path)!r}: not a preset folder (with {CONFIG}) nor a "
-        f"name in {presets_folder()} (presets there: {names})"
+        f"No preset in {path}: {path / CONFIG} not found. A preset folder holds "
+        f"{CONFIG}, {WEIGHTS} and {TOKENIZER}/ (python -m s2s_keras.presets list)."
     )
 
 
@@ -211,7 +247,10 @@ class Preset:
 
 
 def load(name_or_path):
-    """The `Preset` called `name_or_path` (a name in `saved_models/`, or a folder).
+    """The `Preset` called `name_or_path`: a name in `presets_folder()`, or a path.
+
+    A bare name (`"summarize_debian"`) is always a preset's name; a path
+    (`"./my_preset"`, `pathlib.Path("runs/preset")`) is a folder (see `find`).
 
     Raises:
         ValueError: no such preset (the message lists those there are).

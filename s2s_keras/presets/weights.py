@@ -12,8 +12,14 @@ optimizer's state:
 
 Loading turns them back into float32 in a model built from the same config:
 the stored values are what the preset computes with, so its scores are the
-stored model's own.
+stored model's own. Before any array is read, every entry's header (its
+shape and dtype) is checked against the model, so a file of another model,
+or one made to be large, costs nothing; a damaged file raises a
+`ValueError` that names it.
 """
+
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -54,23 +60,72 @@ def load_weights(model, path):
     """Sets `model`'s weights from a file of `save_weights`, in float32.
 
     Raises:
-        ValueError: the file lacks a variable of the model, holds one the
-            model does not have, or a shape differs.
+        ValueError: the file is damaged (not a zip of `.npy` entries, a bad
+            checksum, an entry cut short), lacks a variable of the model,
+            holds one the model does not have, or an entry's shape or dtype
+            differs from the model's; each message names the file.
     """
-    with np.load(path) as stored:
-        names = set(stored.files)
-        for variable in model.weights:
-            value = _stored_value(stored, names, variable.path, path)
-            if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(
-                    f"{path}: {variable.path} has shape {value.shape}, the model's "
-                    f"{tuple(variable.shape)}: the weights are of another model"
-                )
-            variable.assign(value.astype(variable.dtype))
+    try:
+        _check_headers(model, path)
+        with np.load(path, allow_pickle=False) as stored:
+            names = set(stored.files)
+            for variable in model.weights:
+                value = _stored_value(stored, names, variable.path, path)
+                variable.assign(value.astype(variable.dtype))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise ValueError(
+            f"{path} is damaged ({type(error).__name__}: {error}); get the preset again"
+        ) from None
     if names:
         raise ValueError(
             f"{path} holds weights the model does not have: {sorted(names)[:5]}"
         )
+
+
+def _expected_headers(model):
+    """`{entry: (shape, dtypes)}` for each entry a file of `model` may hold."""
+    expected = {}
+    for variable in model.weights:
+        shape = tuple(variable.shape)
+        key = variable.path
+        dtype = np.dtype(variable.dtype)
+        if dtype.kind != "f":
+            expected[f"{key}:raw"] = (shape, {dtype})
+            continue
+        expected[f"{key}:float16"] = (shape, {np.dtype(np.float16)})
+        if len(shape) >= 2:
+            axis = _scale_axis(shape)
+            scale = tuple(size if i == axis else 1 for i, size in enumerate(shape))
+            expected[f"{key}:int8"] = (shape, {np.dtype(np.int8)})
+            expected[f"{key}:scale"] = (scale, {np.dtype(np.float32)})
+    return expected
+
+
+def _check_headers(model, path):
+    """Every entry's shape and dtype, read from its header, against the model."""
+    expected = _expected_headers(model)
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if name not in expected:
+                raise ValueError(
+                    f"{path} holds weights the model does not have: [{name!r}]"
+                )
+            with archive.open(info) as entry:
+                version = np.lib.format.read_magic(entry)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(entry)
+            shape_expected, dtypes = expected[name]
+            if tuple(shape) != shape_expected or dtype not in dtypes:
+                raise ValueError(
+                    f"{path}: {name} is {dtype} {tuple(shape)}, the model needs "
+                    f"{' or '.join(map(str, dtypes))} {shape_expected}: the weights "
+                    "are of another model"
+                )
 
 
 def _stored_value(stored, names, key, path):

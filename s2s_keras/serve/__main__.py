@@ -46,7 +46,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # fmt: off
-    parser.add_argument("export", type=pathlib.Path, metavar="EXPORT_DIR", help="an export folder (saved_model/ and export.json), or a preset's name or folder (python -m s2s_keras.presets list)")
+    parser.add_argument("export", metavar="EXPORT_DIR", help="an export folder (saved_model/ and export.json), or a preset's name or folder (python -m s2s_keras.presets list); a bare name that is a preset's is the preset, never a same-named folder here (write ./NAME for the folder)")
     parser.add_argument("--name", help="the model's name in the URLs (default: the folder's name)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)")
     parser.add_argument("--port", type=port, default=8501, help="port, TF Serving's REST port by default (default: %(default)s)")
@@ -73,12 +73,17 @@ def exported(export_or_preset, cleanup):
 
     A preset (a name such as `summarize_debian`, or a preset folder) is
     exported to a temporary folder first (without TFLite), removed by
-    `cleanup` when the server stops.
+    `cleanup` when the server stops. A bare name that is a preset's means
+    the preset, as `presets.load` reads it: a same-named folder of the
+    working directory is served only as `./NAME`.
     """
     from s2s_keras import presets
 
     path = pathlib.Path(export_or_preset)
-    if (path / "saved_model").is_dir():
+    named_preset = presets.is_name(export_or_preset) and presets.is_preset(
+        export_or_preset
+    )
+    if not named_preset and (path / "saved_model").is_dir():
         return path
     if not presets.is_preset(export_or_preset):
         raise ValueError(

@@ -73,8 +73,70 @@ def test_workers_read_whole_files_or_share_a_single_one_element_wise(tmp_path):
     one = write_prepared(tmp_path / "one", pairs, {"train": 1})
     parts = [decoded(shards.read_pairs(one, 2, index)) for index in range(2)]
     assert parts[0] == pairs[0::2] and parts[1] == pairs[1::2]
-    with pytest.raises(ValueError, match="4 shard files for 5 workers.*--shards 5"):
-        shards.read_pairs(four, 5, 0)
+    # Fewer files than workers: every file is shared record by record.
+    parts = [decoded(shards.read_pairs(four, 5, index)) for index in range(5)]
+    assert sorted(sum(parts, [])) == sorted(pairs)
+    assert [len(part) for part in parts] == [8] * 5
+
+
+@pytest.mark.parametrize(
+    "files, workers, pairs",
+    [(7, 4, 7 * 13 + 5), (33, 2, 33 * 4 + 3), (3, 2, 31)],
+    ids=["7-files-4-workers", "33-shards-2-workers", "3-files-2-workers"],
+)
+def test_every_worker_gets_an_equal_share_within_one_shards_rows(
+    tmp_path, files, workers, pairs
+):
+    written = [(f"s{i}", f"t{i}") for i in range(pairs)]
+    paths = write_prepared(tmp_path / "prepared", written, {"train": files})
+    records = shards.split_records(tmp_path / "prepared", "train")
+    parts = [
+        decoded(shards.read_pairs(paths, workers, index, seed=1, records=records))
+        for index in range(workers)
+    ]
+    assert sorted(sum(parts, [])) == sorted(written)  # each pair once
+    sizes = [len(part) for part in parts]
+    # Whole files dealt out, the rest shared record by record: the shares
+    # differ by less than one shard's rows (and by one row here, where the
+    # shards are written round-robin).
+    assert max(sizes) - min(sizes) <= 1, sizes
+
+
+def test_the_file_order_is_drawn_anew_each_pass_and_repeats_for_a_seed(tmp_path):
+    written = [(f"s{i}", f"t{i}") for i in range(80)]
+    paths = write_prepared(tmp_path / "prepared", written, {"train": 8})
+
+    def file_order(stream):  # the file each of the first 8 pairs came from
+        return [int(source[1:]) % 8 for source, _ in decoded(stream)[:8]]
+
+    stream = shards.read_pairs(paths, seed=7)
+    passes = [file_order(stream) for _ in range(3)]
+    assert all(sorted(order) == list(range(8)) for order in passes)
+    assert len({tuple(order) for order in passes}) == 3  # a new order each pass
+    again = shards.read_pairs(paths, seed=7)
+    assert [file_order(again) for _ in range(3)] == passes  # the same for the seed
+    other = shards.read_pairs(paths, seed=8)
+    assert file_order(other) != passes[0]
+    assert file_order(shards.read_pairs(paths)) == list(range(8))  # no seed: stored
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_a_damaged_shard_stops_the_stream_naming_the_file(tmp_path, damage):
+    written = [(f"source {i} " * 20, f"target {i}") for i in range(3000)]
+    paths = write_prepared(tmp_path / "prepared", written, {"train": 3})
+    records = shards.split_records(tmp_path / "prepared", "train")
+    assert records == [1000, 1000, 1000]
+    data = bytearray(pathlib.Path(paths[1]).read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) * 2 // 3]
+    else:
+        for offset in range(len(data) // 2, len(data) // 2 + 40):
+            data[offset] ^= 0xFF
+    pathlib.Path(paths[1]).write_bytes(bytes(data))
+    with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        decoded(shards.read_pairs(paths, records=records))
+    assert "train-00001-of-00003.tfrecord.gz: read" in raised.value.message
+    assert "its manifest says 1000" in raised.value.message
 
 
 def letters(number):
@@ -150,7 +212,9 @@ def test_splits_know_their_sizes_without_reading_the_training_split(tmp_path):
     assert splits.steps_per_epoch(64) == math.ceil(size / 64)
     assert len(splits.sample()) == 50  # read from the start only
     splits.batches("train", tokenizer_for(tmp_path / "t", splits.sample(), 300))
-    with pytest.raises(tf.errors.DataLossError):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="train-00000-of-00001.tfrecord.gz: read"
+    ):
         for _ in splits.stream("train"):
             pass
 

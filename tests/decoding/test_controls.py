@@ -394,12 +394,22 @@ def test_score_equals_the_search_scores(copy):
         no_repeat_ngram_size=1,
         ngram_unit="subword",
     )
+    kinds = []  # whether each row compared ended with <EOS>
     for found in (greedy, beam):
-        ended = (found["target_ids"] != PAD_ID).sum(axis=1) < 8
+        lengths = (found["target_ids"] != PAD_ID).sum(axis=1)
+        ended = lengths < 8
+        kinds += ended.tolist()
         scores, per_token = score(model, SOURCES, found["target_ids"], per_token=True)
         np.testing.assert_allclose(scores[ended], found["scores"][ended], atol=1e-4)
+        # A row cut at max_length has no <EOS>: its score lacks that last term.
+        without_eos = scores - per_token[np.arange(len(SOURCES)), lengths]
+        np.testing.assert_allclose(
+            without_eos[~ended], found["scores"][~ended], atol=1e-4
+        )
         np.testing.assert_allclose(per_token.sum(axis=1), scores, rtol=1e-6)
         assert per_token.shape == (len(SOURCES), found["target_ids"].shape[1] + 1)
+    # Rows of both kinds were compared: neither comparison was vacuous.
+    assert any(kinds) and not all(kinds), kinds
 
 
 def test_score_ranks_references_and_checks_its_input(tiny):

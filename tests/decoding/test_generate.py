@@ -442,6 +442,25 @@ def test_generate_traces_the_search_once_per_model_and_settings(method, monkeypa
     assert len(traced) > traces  # other settings: a search of their own
 
 
+def test_the_kept_searches_are_bounded_least_recently_used_out():
+    import keras
+
+    from s2s_keras.decoding import generator
+    from s2s_keras.decoding.generator import GENERATORS_KEPT
+    from s2s_keras.decoding.generator import generator_for
+
+    keras.utils.set_random_seed(0)
+    model = build_seq2seq(VOCAB, VOCAB, embedding_dim=8, units=16)
+    first = generator_for(model, max_length=1)
+    for length in range(2, GENERATORS_KEPT + 1):
+        generator_for(model, max_length=length)
+    assert generator_for(model, max_length=1) is first  # used again: kept, now last
+    for length in range(GENERATORS_KEPT + 1, 3 * GENERATORS_KEPT):
+        generator_for(model, max_length=length)
+        assert len(generator._GENERATORS[model]) <= GENERATORS_KEPT
+    assert generator_for(model, max_length=1) is not first  # fell out, made anew
+
+
 def test_choosers_are_looked_up_by_name():
     from s2s_keras.decoding import METHODS
     from s2s_keras.decoding import get_chooser

@@ -110,9 +110,33 @@ def test_load_by_name_list_and_a_missing_name(made, monkeypatch):
     assert preset.name == "tiny_summarizer" and preset.task == "summarize"
     assert presets.is_preset("tiny_summarizer") and not presets.is_preset("nothing")
     with pytest.raises(
-        ValueError, match=r"No preset 'nothing'.*presets there: tiny_summarizer"
+        ValueError, match=r"No preset named 'nothing'.*presets there: tiny_summarizer"
     ):
         presets.load("nothing")
+
+
+def test_a_bare_name_is_a_preset_and_a_path_is_a_folder(made, monkeypatch, tmp_path):
+    """A folder of the working directory named like a preset is never taken
+    by the bare name; './NAME' takes it; a bare name of a folder only says how."""
+    import shutil
+
+    _, folder, _ = made
+    monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "tiny_summarizer"
+    shutil.copytree(folder, local)
+    config = json.loads((local / "config.json").read_text())
+    config["task"] = "local copy"
+    (local / "config.json").write_text(json.dumps(config))
+    assert presets.load("tiny_summarizer").task == "summarize"
+    assert presets.load("./tiny_summarizer").task == "local copy"
+    assert presets.load(local).task == "local copy"
+    shutil.copytree(local, tmp_path / "mine")
+    with pytest.raises(ValueError, match=r"No preset named 'mine'.*pass './mine'"):
+        presets.load("mine")
+    assert presets.load("./mine").task == "local copy"
+    with pytest.raises(ValueError, match=r"No preset in nowhere: nowhere/config.json"):
+        presets.load("./nowhere")
 
 
 def test_it_answers_as_its_model_decodes(made):

@@ -1,5 +1,8 @@
 """Compact weight storage: float16 and int8 round trips, and mismatches named."""
 
+import io
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -47,7 +50,7 @@ def test_int8_is_smaller_than_float16(tmp_path):
 def test_weights_of_another_model_are_refused(tmp_path):
     save_weights(model(units=16), tmp_path / "w.npz")
     with pytest.raises(
-        ValueError, match="has shape .* the weights are of another model"
+        ValueError, match="the model needs .* the weights are of another model"
     ):
         load_weights(model(units=32), tmp_path / "w.npz")
     with np.load(tmp_path / "w.npz") as stored:
@@ -66,3 +69,37 @@ def test_weights_of_another_model_are_refused(tmp_path):
 def test_a_bad_storage_raises(tmp_path):
     with pytest.raises(ValueError, match="storage"):
         save_weights(model(), tmp_path / "w.npz", "int4")
+
+
+def test_a_header_of_the_wrong_shape_is_refused_before_its_data_is_read(tmp_path):
+    """An entry whose header claims a 2 TB array: refused from the header."""
+    save_weights(model(), tmp_path / "w.npz")
+    name = "encoder/embedding/embeddings:float16.npy"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_2_0(
+        header, {"descr": "<f2", "fortran_order": False, "shape": (10**9, 1000)}
+    )
+    with zipfile.ZipFile(tmp_path / "w.npz") as source:
+        entries = {info.filename: source.read(info) for info in source.infolist()}
+    entries[name] = header.getvalue() + b"\0" * 64
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w", zipfile.ZIP_DEFLATED) as target:
+        for entry, data in entries.items():
+            target.writestr(entry, data)
+    with pytest.raises(ValueError, match=r"huge.npz: .*float16 \(1000000000, 1000\)"):
+        load_weights(model(), tmp_path / "huge.npz")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "not a zip"])
+def test_a_damaged_file_raises_an_error_naming_it(tmp_path, damage):
+    save_weights(model(), tmp_path / "w.npz")
+    data = bytearray((tmp_path / "w.npz").read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "flipped":  # inside the first entry's compressed data
+        for offset in range(200, 260):
+            data[offset] ^= 0xFF
+    else:
+        data = b"<html>404 Not Found</html>"
+    (tmp_path / "bad.npz").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"bad.npz"):
+        load_weights(model(), tmp_path / "bad.npz")
