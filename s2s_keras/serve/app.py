@@ -55,6 +55,7 @@ def create_app(
     max_body_bytes=1 << 20,
     max_rows=256,
     request_timeout_s=30.0,
+    max_output_tokens=8192,
 ):
     """The Starlette app serving `servable` as model `name`.
 
@@ -68,6 +69,10 @@ def create_app(
         max_queued: requests waiting at most; more are answered 503.
         max_body_bytes: the largest request body taken; larger ones get 413.
         max_rows: rows in one request at most; more are answered 413.
+        max_output_tokens: rows times the output length a request asks for
+            (its `max_length`, or the export's), at most; more are answered
+            413. In calls, a row asking for k times the export's length
+            counts as k rows of `max_batch_size`.
         request_timeout_s: seconds a request may take, queueing included;
             past them 504, and its rows not yet run are dropped. None: no
             limit.
@@ -89,8 +94,12 @@ def create_app(
         raise ValueError(
             f"max_body_bytes must be a positive integer, got {max_body_bytes!r}"
         )
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-        raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
+    for argument, value in (
+        ("max_rows", max_rows),
+        ("max_output_tokens", max_output_tokens),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{argument} must be a positive integer, got {value!r}")
     batcher = MicroBatcher(
         max_batch_size, batch_timeout_ms, max_queued, request_timeout_s
     )
@@ -133,7 +142,19 @@ def create_app(
                 "at most in one request (--max-rows): send them in several",
                 413,
             )
-        outputs = await batcher.submit(signature, parsed.inputs, parsed.rows)
+        length = signature.length_asked(parsed.inputs)
+        if parsed.rows * length > max_output_tokens:
+            raise RequestError(
+                f"the request asks for {parsed.rows} rows of up to {length} output "
+                f"tokens ({parsed.rows * length}); this server takes "
+                f"{max_output_tokens} at most in one request (--max-output-tokens): "
+                "send fewer rows, or a smaller max_length",
+                413,
+            )
+        row_cost = -(-length // (signature.max_length or length))  # ceil
+        outputs = await batcher.submit(
+            signature, parsed.inputs, parsed.rows, row_cost
+        )
         return JSONResponse(format_predict(outputs, parsed.row_format))
 
     app = Starlette(

@@ -11,7 +11,10 @@ its large-batch splitting):
 - A call holds at most `max_batch_size` rows. A job with more is split: it
   gives the rows that fit, then goes to the back of the line, so a request
   of any size holds the worker for one call at a time and a small request
-  that comes meanwhile waits for one call at most.
+  that comes meanwhile waits for one call at most. A row may count for
+  more than one (`row_cost`: a request for outputs 4 times the export's
+  length counts each row 4 times), so that a call costs about the same
+  whatever its requests ask for.
 - The first job of a call may wait up to `timeout_ms` for others to fill it
   (TF Serving's `batch_timeout_micros`). Jobs share a call when their
   signature is batchable and their scalar settings are the same.
@@ -49,6 +52,7 @@ class _Job:
     inputs: dict
     rows: int
     future: asyncio.Future
+    row_cost: int = 1  # what one row counts for in a call's max_batch_size
     taken: int = 0  # rows handed to calls so far
     answered: int = 0  # rows whose outputs came back
     pieces: dict = dataclasses.field(default_factory=dict)  # first row -> outputs
@@ -147,8 +151,12 @@ class MicroBatcher:
         """Requests waiting for a call (the line's length)."""
         return len(self._line)
 
-    async def submit(self, signature, inputs, rows):
+    async def submit(self, signature, inputs, rows, row_cost=1):
         """Runs `signature` on `inputs` (`rows` rows) in batches; returns its outputs.
+
+        `row_cost` (int >= 1) is what each row counts for in a call's
+        `max_batch_size`: a call holds `max_batch_size // row_cost` of its
+        rows (one at least).
 
         Raises:
             Busy: the queue is full.
@@ -161,7 +169,7 @@ class MicroBatcher:
                 f"the server is busy: {self.max_queued} requests are waiting; retry later"
             )
         future = asyncio.get_running_loop().create_future()
-        self._line.append(_Job(signature, inputs, rows, future))
+        self._line.append(_Job(signature, inputs, rows, future, max(1, int(row_cost))))
         self._arrived.set()
         try:
             return await asyncio.wait_for(future, self.request_timeout_s)
@@ -199,7 +207,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while (
-            sum(job.left for job in self._line if job.batch_key() == key)
+            sum(job.left * job.row_cost for job in self._line if job.batch_key() == key)
             < self.max_batch_size
         ):
             left = deadline - loop.time()
@@ -215,15 +223,16 @@ class MicroBatcher:
         """The pieces of the next call: the first job's rows, then its kind's."""
         first = self._line[0]
         key = first.batch_key()
-        pieces, rows = [], 0
+        pieces, used = [], 0
         for job in self._line if key is not None else [first]:
-            if rows == self.max_batch_size:
-                break
             if job is not first and job.batch_key() != key:
                 continue
-            count = min(job.left, self.max_batch_size - rows)
+            fits = (self.max_batch_size - used) // job.row_cost
+            count = min(job.left, fits if job is not first else max(1, fits))
+            if count < 1:
+                continue
             pieces.append(_Piece(job, *job.take(count)))
-            rows += count
+            used += count * job.row_cost
         for piece in pieces:
             if not piece.job.left:
                 self._line.remove(piece.job)

@@ -32,6 +32,8 @@ class Signature:
         function: the loaded concrete function.
         settings: the export's `generator` settings (`export.json`): an input
             named after one of them defaults to its value.
+        max_target_length: the export's cap on `max_length` (`export.json`),
+            or None.
 
     Attributes:
         inputs, outputs: `{name: TensorSpec}`.
@@ -40,9 +42,11 @@ class Signature:
             batched along its first dimension only (or a scalar) and every
             output's other dimensions are fixed, so one request's rows come
             out as they would alone.
+        max_length: the export's output length (`settings["max_length"]`),
+            or None.
     """
 
-    def __init__(self, name, function, settings=None):
+    def __init__(self, name, function, settings=None, max_target_length=None):
         self.name = name
         self.function = function
         self.inputs = {
@@ -54,12 +58,23 @@ class Signature:
         }
         settings = settings or {}
         self.defaults = {key: settings[key] for key in self.inputs if key in settings}
+        self.max_length = settings.get("max_length")
+        self.max_target_length = max_target_length
         self.batchable = all(
             len(spec.shape) <= 1 for spec in self.inputs.values()
         ) and all(
             spec.batched and None not in spec.shape[1:]
             for spec in self.outputs.values()
         )
+
+    def length_asked(self, inputs):
+        """The output tokens a row may take: the request's `max_length` input
+        (within the export's cap: the signature refuses more), or the
+        export's `max_length` (1 where the export has none)."""
+        if "max_length" in self.inputs and "max_length" in inputs:
+            length = max(1, int(inputs["max_length"]))
+            return min(length, self.max_target_length or length)
+        return self.max_length or 1
 
     def __call__(self, inputs):
         """Runs the signature on `{name: np.ndarray}`; returns `{name: np.ndarray}`."""
@@ -137,7 +152,9 @@ class Servable:
         self.loaded = tf.saved_model.load(str(saved_model))
         generator = self.settings.get("generator", {})
         self.signatures = {
-            name: Signature(name, function, generator)
+            name: Signature(
+                name, function, generator, self.settings.get("max_target_length")
+            )
             for name, function in self.loaded.signatures.items()
         }
         self.signature_defs = _signature_defs(saved_model / "saved_model.pb")

@@ -130,14 +130,22 @@ def _to_int(bounds):
     return convert
 
 
-def _to_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RequestError(
-            f"input {name!r} takes numbers, got {value!r} ({kind_of(value)})"
-        )
-    if not math.isfinite(value):  # Python's JSON reads NaN and Infinity
-        raise RequestError(f"input {name!r} takes finite numbers, got {value!r}")
-    return value
+def _to_float(largest):
+    def convert(name, value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RequestError(
+                f"input {name!r} takes numbers, got {value!r} ({kind_of(value)})"
+            )
+        if not math.isfinite(value):  # Python's JSON reads NaN and Infinity
+            raise RequestError(f"input {name!r} takes finite numbers, got {value!r}")
+        if abs(value) > largest:
+            raise RequestError(
+                f"input {name!r}: {value!r} is out of range (at most {largest:g} "
+                "in size)"
+            )
+        return value
+
+    return convert
 
 
 def _to_bool(name, value):
@@ -150,8 +158,8 @@ _CONVERTERS = {
     "string": _to_bytes,
     "int32": _to_int(INT32),
     "int64": _to_int((-(2**63), 2**63 - 1)),
-    "float32": _to_float,
-    "float64": _to_float,
+    "float32": _to_float(float(np.finfo(np.float32).max)),
+    "float64": _to_float(float(np.finfo(np.float64).max)),
     "bool": _to_bool,
 }
 DTYPES = tuple(_CONVERTERS)

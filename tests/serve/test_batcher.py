@@ -230,3 +230,26 @@ def test_a_request_past_its_deadline_gets_an_error_and_its_rows_left_are_dropped
     assert after["text"].tolist() == ["NEXT"]
     # The call that ran when the deadline came finished; no other of its rows ran.
     assert signature.batches == [["r0", "r1"], ["next"]]
+
+
+def test_a_row_that_costs_more_takes_more_of_a_call():
+    signature = Upper()
+
+    async def requests(batcher):
+        return await asyncio.gather(
+            batcher.submit(signature, rows_job([f"a{i}" for i in range(5)]), 5, 3),
+            batcher.submit(signature, rows_job(["b0", "b1", "b2"], times=2), 3, 7),
+        )
+
+    costly, costlier = run(requests, timeout_ms=50, max_batch_size=6)
+    assert costly["text"].tolist() == [f"A{i}" for i in range(5)]
+    assert costlier["text"].tolist() == ["B0B0", "B1B1", "B2B2"]
+    # Cost 3: two rows a call of 6. Cost 7, over 6: one row a call.
+    assert signature.batches == [
+        ["a0", "a1"],
+        ["b0"],
+        ["a2", "a3"],
+        ["b1"],
+        ["a4"],
+        ["b2"],
+    ]

@@ -272,6 +272,10 @@ def test_a_fault_is_answered_500_with_a_request_id_and_logged(servable, caplog):
         batchable = True
         inputs = servable.signature("serving_default").inputs
         defaults = {}
+        max_length = None
+
+        def length_asked(self, inputs):
+            return 1
 
         def __call__(self, inputs):
             raise KeyError("secret internal detail")
@@ -292,3 +296,30 @@ def test_a_fault_is_answered_500_with_a_request_id_and_logged(servable, caplog):
     assert request_id in error and "secret" not in error and "KeyError" not in error
     logged = [r for r in caplog.records if request_id in r.getMessage()]
     assert logged and "secret internal detail" in str(logged[0].exc_info[1])
+
+
+def test_a_request_asking_for_too_many_output_tokens_is_answered_413(servable):
+    """rows x max_length over --max-output-tokens: 413 naming the limit; a
+    request within it is split by cost, k rows a call for k times the length."""
+    assert servable.signature("generate").max_length == 10  # the export's
+    app = create_app(servable, "beam", max_batch_size=4, max_output_tokens=60)
+    inputs = {"text": ["a b c"] * 5, "max_length": 15}  # 75 tokens
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/models/beam:predict",
+            json={"signature_name": "generate", "inputs": inputs},
+        )
+        assert response.status_code == 413
+        assert "--max-output-tokens" in response.json()["error"]
+        assert "75" in response.json()["error"] and "60" in response.json()["error"]
+        inputs["text"] = inputs["text"][:4]  # 60 tokens
+        calls = app.state.batcher.calls
+        response = client.post(
+            "/v1/models/beam:predict",
+            json={"signature_name": "generate", "inputs": inputs},
+        )
+        assert response.status_code == 200
+        assert len(response.json()["outputs"]["text"]) == 4
+        # 15 is twice the export's 10 (rounded up): each row counts twice,
+        # so a call of max_batch_size 4 holds 2 of them.
+        assert app.state.batcher.calls - calls == 2
