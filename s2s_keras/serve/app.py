@@ -152,9 +152,7 @@ def create_app(
                 413,
             )
         row_cost = -(-length // (signature.max_length or length))  # ceil
-        outputs = await batcher.submit(
-            signature, parsed.inputs, parsed.rows, row_cost
-        )
+        outputs = await batcher.submit(signature, parsed.inputs, parsed.rows, row_cost)
         return JSONResponse(format_predict(outputs, parsed.row_format))
 
     app = Starlette(
