@@ -2,8 +2,7 @@
 
 from s2s_keras import layers
 from s2s_keras import special_tokens
+from s2s_keras._version import __version__
 from s2s_keras.models import build_seq2seq
-
-__version__ = "0.1.0"
 
 __all__ = ["build_seq2seq", "layers", "special_tokens", "__version__"]

@@ -10,7 +10,7 @@ PACKAGE = pathlib.Path(__file__).parents[1] / "s2s_keras"
 # docs/architecture.md's table, bottom (0) to top; a module may import its
 # own level and the ones below it.
 LEVELS = [
-    ["checks", "atomic_files", "console", "special_tokens", "keras_internals",
+    ["_version", "checks", "atomic_files", "console", "special_tokens", "keras_internals",
      "metrics", "plotting"],
     ["data", "text"],
     ["models", "layers", "losses"],

@@ -26,6 +26,7 @@ import zipfile
 
 import keras
 
+from s2s_keras._version import __version__
 from s2s_keras.atomic_files import move_into_place
 from s2s_keras.checks import check_choice
 from s2s_keras.decoding import generator_settings
@@ -115,6 +116,7 @@ def write_export(
             }
         )
         settings = {
+            "s2s_keras_version": __version__,
             "max_source_length": max_source_length,
             "max_target_length": server.max_target_length,
             "quantization": quantization,

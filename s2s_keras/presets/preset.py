@@ -6,8 +6,10 @@
     summarizer.generate(texts, method="greedy", max_length=12)
     summarizer.export("exports/summarize")   # SavedModel, TFLite, .keras
 
-A preset is a folder (the shipped ones are in the repository's
-`saved_models/`; `$S2S_KERAS_PRESETS` names another folder of them):
+A preset is a folder. The shipped ones are the repository's `saved_models/`,
+which an installed wheel or sdist holds as `s2s_keras/presets/shipped/` (package
+data: every install loads them by name, offline); `$S2S_KERAS_PRESETS` names
+another folder of them:
 
 | file | what it holds |
 |---|---|
@@ -36,7 +38,9 @@ CONFIG = "config.json"
 WEIGHTS = "weights.npz"
 METADATA = "metadata.json"
 TOKENIZER = "tokenizer"
-SHIPPED = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
+INSTALLED = pathlib.Path(__file__).resolve().parent / "shipped"  # in a wheel
+CHECKOUT = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
+SHIPPED = INSTALLED if INSTALLED.is_dir() else CHECKOUT
 
 
 def presets_folder():

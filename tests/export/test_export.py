@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import s2s_keras
 from s2s_keras import build_seq2seq
 from s2s_keras.decoding import generate
 from s2s_keras.export import convert_to_tflite
@@ -82,6 +83,7 @@ def test_layout(exported):
     ]
     settings = json.loads((directory / "export.json").read_text())
     assert settings["max_source_length"] == MAX_SOURCE
+    assert settings["s2s_keras_version"] == s2s_keras.__version__
     assert settings["generator"]["method"] == "greedy"
     assert (directory / "tokenizer" / "vocabulary.txt").is_file()
 
