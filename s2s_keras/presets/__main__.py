@@ -11,12 +11,16 @@ The zoo's trained models.
     python -m s2s_keras.presets list
     python -m s2s_keras.presets export summarize_debian exports/summarize_debian
     python -m s2s_keras.presets make RUN_OUTPUT saved_models/NAME --command "python recipes/..."
+    python -m s2s_keras.presets pack summarize_debian summarize_debian.tar.gz
 
 `export` writes today's export folder (saved_model/, model.tflite, model.keras,
 tokenizer/, export.json, README.md): a TensorFlow program then needs only
 `import tensorflow_text` and `tf.saved_model.load(DIR + "/saved_model")`.
 `make` turns a recipe's --output into a preset (compact weights, scores on the
-test pairs, metadata.json, README.md).
+test pairs, metadata.json, README.md). `pack` writes a preset as a .tar.gz
+and prints the line that loads it, pinned by its sha256, from a file:// or an
+https:// URL (fetched once into ~/.cache/s2s_keras/presets, or
+$S2S_KERAS_CACHE/presets).
 """
 
 
@@ -37,6 +41,11 @@ def build_parser():
         "--quantize", choices=["int8"], help="int8 weights in the export"
     )
     export.add_argument("--tflite", action=argparse.BooleanOptionalAction, default=True, help="write model.tflite (default: %(default)s)")  # fmt: skip
+    pack = commands.add_parser(
+        "pack", help="write a preset as a .tar.gz to load by URL"
+    )
+    pack.add_argument("name", help="a preset name (see list) or folder")
+    pack.add_argument("archive", type=pathlib.Path, help="the .tar.gz to write")
     make = commands.add_parser("make", help="make a preset from a recipe's --output")
     make.add_argument(
         "export", type=pathlib.Path, help="a recipe's --output, with metrics.json"
@@ -61,6 +70,14 @@ def main(argv=None):
                 scores = about.get("scores", {}).get("preset", {})
                 shown = ", ".join(f"{key} {value:.1f}" for key, value in scores.items())
                 print(f"{name}: {about.get('description', '')} ({shown})")
+        elif args.command == "pack":
+            from s2s_keras.presets.remote import pack
+
+            sha256 = pack(presets.find(args.name), args.archive)
+            url = args.archive.resolve().as_uri()
+            print(f"Wrote {args.archive} (sha256 {sha256}). Load it with:\n")
+            print(f'    presets.load("{url}", sha256="{sha256}")\n')
+            print("or, put on a web server, with its https:// URL in place of file://.")
         elif args.command == "export":
             folder = presets.load(args.name).export(
                 args.directory, quantization=args.quantize, tflite=args.tflite

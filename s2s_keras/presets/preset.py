@@ -31,6 +31,7 @@ from s2s_keras.config import GenerationConfig
 from s2s_keras.evaluation import evaluate
 from s2s_keras.evaluation import generate_texts
 from s2s_keras.export import write_export
+from s2s_keras.presets import remote
 from s2s_keras.presets.weights import load_weights
 from s2s_keras.text import SubwordTokenizer
 
@@ -82,18 +83,25 @@ def is_name(name_or_path):
     )
 
 
-def find(name_or_path):
-    """The folder of a preset given by name (`"summarize_debian"`) or path.
+def find(name_or_path, sha256=None):
+    """The folder of a preset given by name (`"summarize_debian"`), path or URL.
 
     A bare name is always a preset's name, looked up in `presets_folder()`,
     never a folder of the working directory that has the same name: pass
-    `./NAME` (or a `pathlib.Path`) to mean that folder. Anything else is a
-    path to a preset folder.
+    `./NAME` (or a `pathlib.Path`) to mean that folder. A URL (`https://`,
+    `file://`) is an archive of `pack`, pinned by `sha256` and fetched once
+    into the cache (`remote.py`). Anything else is a path to a preset folder.
 
     Raises:
         ValueError: no such preset, naming the presets there are (and the
             way to a same-named local folder, if there is one).
     """
+    if remote.is_url(name_or_path):
+        return remote.fetch(name_or_path, sha256)
+    if sha256 is not None:
+        raise ValueError(
+            f"sha256 pins a preset fetched by URL; {name_or_path!r} is not a URL"
+        )
     if is_name(name_or_path):
         directory = presets_folder() / name_or_path
         if (directory / CONFIG).is_file():
@@ -250,16 +258,19 @@ class Preset:
         )
 
 
-def load(name_or_path):
-    """The `Preset` called `name_or_path`: a name in `presets_folder()`, or a path.
+def load(name_or_path, sha256=None):
+    """The `Preset` called `name_or_path`: a name in `presets_folder()`, a path or a URL.
 
     A bare name (`"summarize_debian"`) is always a preset's name; a path
-    (`"./my_preset"`, `pathlib.Path("runs/preset")`) is a folder (see `find`).
+    (`"./my_preset"`, `pathlib.Path("runs/preset")`) is a folder; a URL
+    (`"https://.../my_preset.tar.gz"`, `"file:///..."`) is an archive of
+    `python -m s2s_keras.presets pack`, pinned by its `sha256` (the argument,
+    or `#sha256=...` at the URL's end) and fetched once (see `find`).
 
     Raises:
         ValueError: no such preset (the message lists those there are).
     """
-    directory = find(name_or_path)
+    directory = find(name_or_path, sha256)
     config = json.loads((directory / CONFIG).read_text())
     model = keras.saving.deserialize_keras_object(config["model"])
     load_weights(model, directory / WEIGHTS)
