@@ -24,16 +24,16 @@ from bottleneck import print_by_length  # noqa: E402
 from bottleneck import study_parser  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras.config import DataConfig  # noqa: E402
-from s2s_keras.config import GenerationConfig  # noqa: E402
-from s2s_keras.config import ModelConfig  # noqa: E402
-from s2s_keras.config import TrainingConfig  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
-from s2s_keras.evaluation import generate_texts  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
 from s2s_keras.models import compile_seq2seq  # noqa: E402
-from s2s_keras.runner import Runner  # noqa: E402
+from s2s_keras.training.config import DataConfig  # noqa: E402
+from s2s_keras.training.config import GenerationConfig  # noqa: E402
+from s2s_keras.training.config import ModelConfig  # noqa: E402
+from s2s_keras.training.config import TrainingConfig  # noqa: E402
+from s2s_keras.training.evaluation import generate_texts  # noqa: E402
+from s2s_keras.training.runner import Runner  # noqa: E402
 
 BINS = [(1, 5), (6, 10), (11, 20), (21, 30), (31, 45), (46, 80)]
 

@@ -71,7 +71,7 @@ def synthesize(path, count, seed=0):
 
 
 def data_config(corpus):
-    from s2s_keras.config import DataConfig
+    from s2s_keras.training.config import DataConfig
 
     if corpus == REAL:
         return DataConfig(corpus="debian_descriptions", vocab_size=4000)
@@ -145,10 +145,10 @@ def child(args):
     start = float(os.environ["BENCH_START"])
     import numpy as np
 
-    from s2s_keras import tasks
-    from s2s_keras.config import ModelConfig
     from s2s_keras.models import build_seq2seq
     from s2s_keras.models import compile_seq2seq
+    from s2s_keras.training import tasks
+    from s2s_keras.training.config import ModelConfig
 
     config = data_config(args.corpus)
     if args.child == "prepare":

@@ -9,7 +9,7 @@ decodes the 1,000 test pairs the recipe scores, with:
   no repeated word trigram, a coverage penalty (its summary form) and a
   minimum length;
 - the summarizer's default decoding (chosen on the validation split by
-  `recipes/tune_decoding.py`, in `s2s_keras/tasks.py`).
+  `recipes/tune_decoding.py`, in `s2s_keras/training/tasks.py`).
 
 For each: the share of outputs that repeat a word bigram and a word trigram
 (words split on whitespace, as a reader sees them), ROUGE-1/2/L F1 and the
@@ -29,9 +29,9 @@ from summarizer_test_pairs import parse_args  # noqa: E402
 from summarizer_test_pairs import test_pairs  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras.config import GenerationConfig  # noqa: E402
-from s2s_keras.evaluation import generate_texts  # noqa: E402
 from s2s_keras.export import read_export  # noqa: E402
+from s2s_keras.training.config import GenerationConfig  # noqa: E402
+from s2s_keras.training.evaluation import generate_texts  # noqa: E402
 
 
 def repeats(text, n):

@@ -34,10 +34,10 @@ from summarizer_test_pairs import parse_args  # noqa: E402
 from summarizer_test_pairs import test_pairs  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras.config import GenerationConfig  # noqa: E402
-from s2s_keras.evaluation import generate_texts  # noqa: E402
 from s2s_keras.export import read_export  # noqa: E402
 from s2s_keras.export import write_export  # noqa: E402
+from s2s_keras.training.config import GenerationConfig  # noqa: E402
+from s2s_keras.training.evaluation import generate_texts  # noqa: E402
 
 
 def megabytes(path):

@@ -15,8 +15,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras.config import DataConfig  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
+from s2s_keras.training.config import DataConfig  # noqa: E402
 
 
 def main(argv=None):

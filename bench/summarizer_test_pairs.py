@@ -3,9 +3,9 @@
 import argparse
 import pathlib
 
-from s2s_keras import tasks
-from s2s_keras.config import DataConfig
 from s2s_keras.data.pairs import open_splits
+from s2s_keras.training import tasks
+from s2s_keras.training.config import DataConfig
 
 TASK = tasks.get("summarize")
 

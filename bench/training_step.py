@@ -76,10 +76,10 @@ def real_batches(count, path):
     """Saves `count` training batches of the default summarize run to `path`."""
     import numpy as np
 
-    from s2s_keras import flags
-    from s2s_keras import tasks
     from s2s_keras.data.pairs import open_splits
     from s2s_keras.data.pairs import tokenizer_for
+    from s2s_keras.training import flags
+    from s2s_keras.training import tasks
 
     task = tasks.get("summarize")
     args = flags.parse(flags.recipe_parser("", task), [])

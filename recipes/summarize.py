@@ -26,18 +26,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
-from s2s_keras import flags  # noqa: E402
-from s2s_keras import tasks  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
-from s2s_keras.evaluation import evaluate  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
 from s2s_keras.models import compile_seq2seq  # noqa: E402
-from s2s_keras.reporting import write_results  # noqa: E402
-from s2s_keras.runner import Runner  # noqa: E402
+from s2s_keras.training import flags  # noqa: E402
+from s2s_keras.training import tasks  # noqa: E402
+from s2s_keras.training.evaluation import evaluate  # noqa: E402
+from s2s_keras.training.reporting import write_results  # noqa: E402
+from s2s_keras.training.runner import Runner  # noqa: E402
 
 ## Configuration: the corpus, metric, baseline and defaults of the task
-## (lengths, vocabulary, copy and coverage) are in s2s_keras/tasks.py.
+## (lengths, vocabulary, copy and coverage) are in s2s_keras/training/tasks.py.
 
 TASK = tasks.get("summarize")
 

@@ -18,11 +18,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from summarize import run  # noqa: E402  (summarize.py's steps, on this task)
 
-from s2s_keras import flags  # noqa: E402
-from s2s_keras import tasks  # noqa: E402
+from s2s_keras.training import flags  # noqa: E402
+from s2s_keras.training import tasks  # noqa: E402
 
 ## Configuration: the corpus, metric, baseline and defaults of the task are
-## in s2s_keras/tasks.py.
+## in s2s_keras/training/tasks.py.
 
 TASK = tasks.get("translate")
 

@@ -27,19 +27,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 
-from s2s_keras import flags  # noqa: E402
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras import tasks  # noqa: E402
-from s2s_keras.atomic_files import atomic_write  # noqa: E402
-from s2s_keras.callbacks import budgets  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
-from s2s_keras.evaluation import ValidationScore  # noqa: E402
-from s2s_keras.evaluation import evaluate  # noqa: E402
 from s2s_keras.models import CROSS_ENTROPY  # noqa: E402
-from s2s_keras.reporting import write_results  # noqa: E402
-from s2s_keras.runner import Runner  # noqa: E402
-from s2s_keras.tuning import Seq2SeqHyperModel  # noqa: E402
+from s2s_keras.training import flags  # noqa: E402
+from s2s_keras.training import tasks  # noqa: E402
+from s2s_keras.training.callbacks import budgets  # noqa: E402
+from s2s_keras.training.evaluation import ValidationScore  # noqa: E402
+from s2s_keras.training.evaluation import evaluate  # noqa: E402
+from s2s_keras.training.reporting import write_results  # noqa: E402
+from s2s_keras.training.runner import Runner  # noqa: E402
+from s2s_keras.training.tuning import Seq2SeqHyperModel  # noqa: E402
+from s2s_keras.utils.atomic_files import atomic_write  # noqa: E402
 
 ## Configuration
 

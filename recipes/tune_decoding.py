@@ -4,7 +4,7 @@ Reads an export (a recipe's --output), scores its outputs for the first
 validation pairs of the data it was trained on, and searches the decoding
 settings one at a time (method, length penalty, n-gram blocking, minimum
 length, coverage and repetition penalties; see
-s2s_keras/generation_search.py). Prints every trial, the best settings and
+s2s_keras/training/generation_search.py). Prints every trial, the best settings and
 the recipe flags that give them, and writes them to a JSON file. The test
 pairs are never read.
 
@@ -20,17 +20,17 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from s2s_keras import flags  # noqa: E402
-from s2s_keras import tasks  # noqa: E402
-from s2s_keras.config import GenerationConfig  # noqa: E402
-from s2s_keras.config import run_data_config  # noqa: E402
 from s2s_keras.data import open_splits  # noqa: E402
 from s2s_keras.export import read_export  # noqa: E402
-from s2s_keras.generation_search import as_flags  # noqa: E402
-from s2s_keras.generation_search import describe  # noqa: E402
-from s2s_keras.generation_search import search_generation  # noqa: E402
 from s2s_keras.layers import AttentionDecoder  # noqa: E402
 from s2s_keras.metrics import HEADLINE  # noqa: E402
+from s2s_keras.training import flags  # noqa: E402
+from s2s_keras.training import tasks  # noqa: E402
+from s2s_keras.training.config import GenerationConfig  # noqa: E402
+from s2s_keras.training.config import run_data_config  # noqa: E402
+from s2s_keras.training.generation_search import as_flags  # noqa: E402
+from s2s_keras.training.generation_search import describe  # noqa: E402
+from s2s_keras.training.generation_search import search_generation  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from s2s_keras.checks import check_rate
+from s2s_keras.utils.checks import check_rate
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

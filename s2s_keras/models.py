@@ -2,13 +2,13 @@
 
 import keras
 
-from s2s_keras.checks import check_choice
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.layers import CopyAttentionDecoder
 from s2s_keras.layers import Decoder
 from s2s_keras.layers import Encoder
 from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.losses import SmoothedSparseCrossentropy
+from s2s_keras.utils.checks import check_choice
 
 CROSS_ENTROPY = "cross_entropy"  # the metric name: logged as val_cross_entropy
 

@@ -10,24 +10,33 @@ PACKAGE = pathlib.Path(__file__).parents[1] / "s2s_keras"
 # docs/architecture.md's table, bottom (0) to top; a module may import its
 # own level and the ones below it.
 LEVELS = [
-    ["_version", "checks", "atomic_files", "console", "special_tokens", "keras_internals",
-     "metrics", "plotting"],
+    ["_version", "utils", "utils.checks", "utils.atomic_files", "utils.console",
+     "special_tokens", "utils.keras_internals", "metrics", "utils.plotting"],
     ["data", "text"],
     ["models", "layers", "losses"],
     ["decoding"],
     ["export"],
-    ["callbacks", "distribute", "multi_worker_fit", "tuning"],
-    ["config"],
-    ["runner", "reporting", "evaluation", "generation_search", "tasks", "presets"],
-    ["flags", "serve"],
+    ["training.callbacks", "training.distribute", "training.multi_worker_fit",
+     "training.tuning"],
+    ["training.config"],
+    ["training.runner", "training.reporting", "training.evaluation",
+     "training.generation_search", "training.tasks", "presets"],
+    ["training.flags", "serve", "training"],
 ]  # fmt: skip
 LEVEL_OF = {name: level for level, names in enumerate(LEVELS) for name in names}
+# Sub-packages whose modules sit at levels of their own.
+SPLIT = ("training", "utils")
 
 
-def top_name(module):
-    """`s2s_keras.data.pairs` -> `data`; the package itself -> None."""
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else None
+def unit_of(module):
+    """`s2s_keras.data.pairs` -> `data`, `s2s_keras.training.config.X` ->
+    `training.config`; the package itself -> None."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return None
+    if parts[0] in SPLIT and len(parts) > 1:
+        return f"{parts[0]}.{parts[1]}"
+    return parts[0]
 
 
 def imported_names(path):
@@ -37,14 +46,22 @@ def imported_names(path):
             and node.module
             and node.module.startswith("s2s_keras")
         ):
-            if node.module == "s2s_keras":
-                yield from (alias.name for alias in node.names)
+            if node.module in ("s2s_keras", *(f"s2s_keras.{name}" for name in SPLIT)):
+                yield from (unit_of(f"{node.module}.{a.name}") for a in node.names)
             else:
-                yield top_name(node.module)
+                yield unit_of(node.module)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("s2s_keras."):
-                    yield top_name(alias.name)
+                    yield unit_of(alias.name)
+
+
+def unit_of_path(path):
+    """The level's name of a module file: its module's `unit_of`."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return unit_of(".".join(["s2s_keras", *parts]))
 
 
 MODULES = sorted(
@@ -55,7 +72,7 @@ MODULES = sorted(
 
 
 def test_every_module_has_a_level():
-    names = {path.relative_to(PACKAGE).parts[0].removesuffix(".py") for path in MODULES}
+    names = {unit_of_path(path) for path in MODULES}
     assert names - set(LEVEL_OF) == set()
 
 
@@ -63,7 +80,7 @@ def test_every_module_has_a_level():
     "path", MODULES, ids=lambda path: str(path.relative_to(PACKAGE))
 )
 def test_imports_go_down_only(path):
-    own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    own = unit_of_path(path)
     above = {
         name
         for name in imported_names(path)

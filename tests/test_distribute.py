@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from s2s_keras import build_seq2seq
-from s2s_keras import distribute
+from s2s_keras.training import distribute
 from tests.recipes.test_recipes import RECIPES
 from tests.recipes.test_recipes import SUMMARIZE_RUN
 from tests.recipes.test_recipes import quick_args
@@ -42,7 +42,7 @@ def test_a_private_keras_name_gone_is_named_with_the_keras_version(
 ):
     from keras.src.backend.tensorflow import trainer
 
-    from s2s_keras import multi_worker_fit
+    from s2s_keras.training import multi_worker_fit
 
     version = re.escape(keras.__version__)
     monkeypatch.delattr(keras.callbacks.BackupAndRestore, "_save_model")
@@ -83,7 +83,7 @@ def test_mirrored_over_two_cpus_matches_one_device(multi_worker_fixes):
         import keras
         import numpy as np
         from s2s_keras import build_seq2seq, distribute
-        from s2s_keras.multi_worker_fit import allow_multi_worker_fit
+        from s2s_keras.training.multi_worker_fit import allow_multi_worker_fit
 
         if {multi_worker_fixes}:
             allow_multi_worker_fit()

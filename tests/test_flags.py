@@ -4,9 +4,9 @@ import pathlib
 
 import pytest
 
-from s2s_keras import flags
-from s2s_keras import tasks
-from s2s_keras.config import ModelConfig
+from s2s_keras.training import flags
+from s2s_keras.training import tasks
+from s2s_keras.training.config import ModelConfig
 
 
 def parse(task_name, argv):

@@ -17,18 +17,18 @@ import tensorflow as tf
 from hypothesis import strategies as st
 
 from s2s_keras import build_seq2seq
-from s2s_keras.config import DataConfig
-from s2s_keras.config import ModelConfig
-from s2s_keras.config import TrainingConfig
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.data.pairs import tokenizer_for
 from s2s_keras.export import write_export
 from s2s_keras.models import compile_seq2seq
-from s2s_keras.runner import Runner
-from s2s_keras.runner import TrainingDiverged
-from s2s_keras.runner import exported
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
+from s2s_keras.training.config import DataConfig
+from s2s_keras.training.config import ModelConfig
+from s2s_keras.training.config import TrainingConfig
+from s2s_keras.training.runner import Runner
+from s2s_keras.training.runner import TrainingDiverged
+from s2s_keras.training.runner import exported
 from tests.conftest import WORDS
 from tests.recipes.test_recipes import RECIPES
 from tests.recipes.test_recipes import SUMMARIZE_RUN

@@ -12,10 +12,10 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from s2s_keras import callbacks
 from s2s_keras.models import build_seq2seq
 from s2s_keras.models import compile_seq2seq
-from s2s_keras.tuning import Seq2SeqHyperModel
+from s2s_keras.training import callbacks
+from s2s_keras.training.tuning import Seq2SeqHyperModel
 from tests.test_models import reverse_task
 
 TUNE = pathlib.Path(__file__).parents[1] / "recipes" / "tune.py"

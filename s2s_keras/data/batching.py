@@ -12,10 +12,10 @@ less wasted compute.
 
 import tensorflow as tf
 
-from s2s_keras.checks import check_positive_int
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_positive_int
 
 TOKENIZE_CHUNK = 1024  # strings tokenized per graph call
 SHUFFLE_BUFFER = 16_384  # tokenized pairs shuffled together

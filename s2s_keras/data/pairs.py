@@ -20,8 +20,6 @@ from functools import partial
 
 import tensorflow as tf
 
-from s2s_keras.checks import check_choice
-from s2s_keras.console import log
 from s2s_keras.data.batching import make_batches
 from s2s_keras.data.corpora import prepare_corpus
 from s2s_keras.data.files import prepare_files
@@ -34,6 +32,8 @@ from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.tfds_sets import load_tfds
 from s2s_keras.data.tfds_sets import tfds_size
 from s2s_keras.text import SubwordTokenizer
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.console import log
 
 
 class Splits:

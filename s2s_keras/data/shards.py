@@ -31,7 +31,7 @@ import shutil
 
 import tensorflow as tf
 
-from s2s_keras.atomic_files import atomic_write
+from s2s_keras.utils.atomic_files import atomic_write
 
 MANIFEST = "manifest.json"
 FEATURES = {

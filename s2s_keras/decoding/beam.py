@@ -44,13 +44,13 @@ import collections
 
 import tensorflow as tf
 
-from s2s_keras.checks import check_choice
-from s2s_keras.checks import check_non_negative_float
-from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.choosers import TokenChooser
 from s2s_keras.decoding.search import NEGATIVE
 from s2s_keras.decoding.search import words_only
 from s2s_keras.special_tokens import EOS_ID
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_non_negative_float
+from s2s_keras.utils.checks import check_positive_int
 
 Hypotheses = collections.namedtuple(
     "Hypotheses", ["ids", "scores", "attention", "coverage"]

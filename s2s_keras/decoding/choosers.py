@@ -19,11 +19,11 @@ import collections
 
 import tensorflow as tf
 
-from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.search import NEGATIVE
 from s2s_keras.decoding.search import words_only
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_positive_int
 
 
 class TokenChooser:

@@ -52,13 +52,13 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from s2s_keras.checks import check_choice
-from s2s_keras.checks import check_non_negative_int
-from s2s_keras.checks import check_positive_float
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.special_tokens import RESERVED_TOKENS
 from s2s_keras.special_tokens import UNK_ID
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_non_negative_int
+from s2s_keras.utils.checks import check_positive_float
 
 NEGATIVE = -1e9  # log-probabilities are float32 in the search
 NGRAM_UNITS = ("word", "subword")

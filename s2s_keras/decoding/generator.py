@@ -17,7 +17,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.controls import Controls
 from s2s_keras.decoding.controls import word_starts
 from s2s_keras.decoding.methods import get_chooser
@@ -25,6 +24,7 @@ from s2s_keras.decoding.search import search
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.special_tokens import RESERVED_TOKENS
 from s2s_keras.special_tokens import UNK_ID
+from s2s_keras.utils.checks import check_positive_int
 
 PREFIX = tf.TensorSpec([None, None], tf.int32, name="target_prefix")
 

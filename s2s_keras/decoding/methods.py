@@ -6,10 +6,10 @@ The names are what the recipes' `--method` flag offers and what `Generator`,
 
 import inspect
 
-from s2s_keras.checks import check_choice
 from s2s_keras.decoding.beam import BeamSearch
 from s2s_keras.decoding.choosers import Greedy
 from s2s_keras.decoding.choosers import Sampling
+from s2s_keras.utils.checks import check_choice
 
 CHOOSERS = {"greedy": Greedy, "beam": BeamSearch, "sample": Sampling}
 METHODS = tuple(CHOOSERS)

@@ -27,14 +27,14 @@ import zipfile
 import keras
 
 from s2s_keras._version import __version__
-from s2s_keras.atomic_files import move_into_place
-from s2s_keras.checks import check_choice
 from s2s_keras.decoding import generator_settings
 from s2s_keras.export.saved_model import Seq2SeqServer
 from s2s_keras.export.saved_model import export_saved_model
 from s2s_keras.export.tflite import export_tflite
 from s2s_keras.models import float32_copy
 from s2s_keras.models import rebuilt
+from s2s_keras.utils.atomic_files import move_into_place
+from s2s_keras.utils.checks import check_choice
 
 QUANTIZATIONS = (None, "int8")
 

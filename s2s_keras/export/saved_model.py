@@ -53,7 +53,6 @@ empty input gives empty output, long input is cut as above.
 import keras
 import tensorflow as tf
 
-from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding import Controls
 from s2s_keras.decoding import Generator
 from s2s_keras.decoding import get_chooser
@@ -61,6 +60,7 @@ from s2s_keras.decoding import log_likelihood
 from s2s_keras.decoding import search
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_positive_int
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 IDS = tf.TensorSpec([None, None], tf.int32)

@@ -32,11 +32,11 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
-from s2s_keras.checks import check_choice
-from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.beam import BeamSearch
 from s2s_keras.decoding.choosers import Greedy
 from s2s_keras.decoding.search import search
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_positive_int
 
 QUANTIZATIONS = (None, "dynamic_range", "float16")
 
@@ -188,7 +188,7 @@ def export_tflite(
     """Writes `convert_to_tflite(...)` to `path`; `search_options` are its
     `beam_width`, `length_penalty`, `coverage_penalty`, `coverage_form`,
     `controls` and `target_prefix`."""
-    from s2s_keras.atomic_files import atomic_write
+    from s2s_keras.utils.atomic_files import atomic_write
 
     flatbuffer = convert_to_tflite(
         model, max_source_length, max_length, quantization, **search_options

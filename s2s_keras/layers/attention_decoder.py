@@ -23,13 +23,13 @@ been covered, averaged over the real target tokens:
 import keras
 from keras import ops
 
-from s2s_keras.checks import check_bool
-from s2s_keras.checks import check_choice
-from s2s_keras.checks import check_non_negative_float
 from s2s_keras.layers.decoder import Decoder
 from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.layers.luong_attention import LuongAttention
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_bool
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_non_negative_float
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

@@ -19,9 +19,9 @@ the single-vector bottleneck that attention removes. The lesson's Table 2:
 import keras
 from keras import ops
 
-from s2s_keras.checks import check_positive_int
-from s2s_keras.checks import check_rate
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_positive_int
+from s2s_keras.utils.checks import check_rate
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

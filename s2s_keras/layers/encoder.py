@@ -17,10 +17,10 @@ h_1..h_S are the attention memory; (h_S, c_S) start the decoder.
 import keras
 from keras import ops
 
-from s2s_keras.checks import check_bool
-from s2s_keras.checks import check_positive_int
-from s2s_keras.checks import check_rate
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_bool
+from s2s_keras.utils.checks import check_positive_int
+from s2s_keras.utils.checks import check_rate
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

@@ -24,9 +24,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from s2s_keras.checks import check_bool
-from s2s_keras.checks import check_choice
-from s2s_keras.checks import check_positive_int
+from s2s_keras.utils.checks import check_bool
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_positive_int
 
 SCORES = ("dot", "general", "concat")
 FLOAT16_MIN = -65504.0

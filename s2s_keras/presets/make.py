@@ -23,19 +23,19 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from s2s_keras.atomic_files import move_into_place
-from s2s_keras.config import GenerationConfig
-from s2s_keras.config import run_data_config
 from s2s_keras.data.corpora import SOURCES
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.export import read_export
-from s2s_keras.generation_search import describe
 from s2s_keras.presets.preset import CONFIG
 from s2s_keras.presets.preset import METADATA
 from s2s_keras.presets.preset import TOKENIZER
 from s2s_keras.presets.preset import WEIGHTS
 from s2s_keras.presets.preset import load
 from s2s_keras.presets.weights import save_weights
+from s2s_keras.training.config import GenerationConfig
+from s2s_keras.training.config import run_data_config
+from s2s_keras.training.generation_search import describe
+from s2s_keras.utils.atomic_files import move_into_place
 
 MAX_MEGABYTES = 12.0  # a preset committed to the repository, at most
 

@@ -27,13 +27,13 @@ import pathlib
 
 import keras
 
-from s2s_keras.config import GenerationConfig
-from s2s_keras.evaluation import evaluate
-from s2s_keras.evaluation import generate_texts
 from s2s_keras.export import write_export
 from s2s_keras.presets import remote
 from s2s_keras.presets.weights import load_weights
 from s2s_keras.text import SubwordTokenizer
+from s2s_keras.training.config import GenerationConfig
+from s2s_keras.training.evaluation import evaluate
+from s2s_keras.training.evaluation import generate_texts
 
 CONFIG = "config.json"
 WEIGHTS = "weights.npz"

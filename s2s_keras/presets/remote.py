@@ -75,19 +75,9 @@ def fetch(url, sha256=None):
         tempfile.mkdtemp(prefix=f".{sha256[:12]}.", dir=entry.parent)
     )
     try:
-        archive = _download(url, sha256, staging)
-        root = _checked_root(archive, url)
-        unpacked = pathlib.Path(
-            keras.utils.get_file(
-                fname="preset.tar.gz",
-                origin=url,
-                file_hash=sha256,
-                hash_algorithm="sha256",
-                cache_dir=str(staging),
-                cache_subdir="download",
-                extract=True,
-            )
-        )
+        root = _checked_root(_download(url, sha256, staging), url)
+        # The same call, now to unpack: it finds the checked archive in place.
+        unpacked = _get_file(url, sha256, staging, extract=True)
         if _preset_in(unpacked / root) is None:
             raise ValueError(
                 f"The archive at {url} holds no preset: no {root}/{CONFIG}"
@@ -122,17 +112,26 @@ def _pinned(url, sha256):
     return urllib.parse.urlunsplit(parts._replace(fragment="")), sha256
 
 
-def _download(url, sha256, staging):
-    """The archive, fetched and checked by `keras.utils.get_file`."""
-    try:
-        path = keras.utils.get_file(
+def _get_file(url, sha256, staging, extract=False):
+    """`keras.utils.get_file` into `staging/download/`: the archive's path,
+    or with `extract` the folder it was unpacked into."""
+    return pathlib.Path(
+        keras.utils.get_file(
             fname="preset.tar.gz",
             origin=url,
             file_hash=sha256,
             hash_algorithm="sha256",
             cache_dir=str(staging),
             cache_subdir="download",
+            extract=extract,
         )
+    )
+
+
+def _download(url, sha256, staging):
+    """The archive, fetched and checked by `keras.utils.get_file`."""
+    try:
+        path = _get_file(url, sha256, staging)
     except ValueError as error:  # the checksum
         raise ValueError(
             f"The archive at {url} is not the one pinned (sha256 {sha256}): cut "
@@ -140,7 +139,7 @@ def _download(url, sha256, staging):
         ) from None
     except Exception as error:  # noqa: BLE001  (get_file raises Exception for a 404)
         raise ValueError(f"Could not fetch the preset {url}: {error}") from None
-    return pathlib.Path(path)
+    return path
 
 
 def _checked_root(archive, url):

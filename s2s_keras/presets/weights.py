@@ -23,8 +23,8 @@ import zlib
 
 import numpy as np
 
-from s2s_keras.atomic_files import atomic_write
-from s2s_keras.checks import check_choice
+from s2s_keras.utils.atomic_files import atomic_write
+from s2s_keras.utils.checks import check_choice
 
 STORAGES = ("float16", "int8")
 

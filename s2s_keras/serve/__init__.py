@@ -18,6 +18,7 @@ from s2s_keras.serve.app import create_app
 from s2s_keras.serve.batcher import Busy
 from s2s_keras.serve.batcher import DeadlineExceeded
 from s2s_keras.serve.batcher import MicroBatcher
+from s2s_keras.serve.batcher import Overloaded
 from s2s_keras.serve.servable import Servable
 from s2s_keras.serve.servable import Signature
 from s2s_keras.serve.tensors import RequestError
@@ -26,6 +27,7 @@ __all__ = [
     "Busy",
     "DeadlineExceeded",
     "MicroBatcher",
+    "Overloaded",
     "RequestError",
     "Servable",
     "Signature",

@@ -19,7 +19,8 @@ requests batched together as they arrive, and a page at / to try it.
         http://127.0.0.1:8501/v1/models/summarize:predict
 
 Every request's cost is bounded: a body over --max-body-kb, more rows than
---max-rows or more output tokens than --max-output-tokens is answered 413, a
+--max-rows or more output tokens than --max-output-tokens is answered 413, one that
+would bring the waiting work over --max-queued-tokens 429, a
 setting out of its range 400 (the SavedModel
 checks them: max_length at most the export's max_target_length), a full
 queue 503, a request past --request-timeout-s 504. A request larger than
@@ -54,6 +55,7 @@ def build_parser():
     parser.add_argument("--max-batch-size", type=int, default=32, help="rows in one call of the model at most; a larger request is split into calls of this size that take turns with the other requests (default: %(default)s)")
     parser.add_argument("--max-rows", type=int, default=256, help="rows in one request at most; more are answered 413 (default: %(default)s)")
     parser.add_argument("--max-output-tokens", type=int, default=8192, help="rows times the output length (max_length) one request may ask for; more are answered 413. A row asking for k times the export's max_length counts as k rows in a call of --max-batch-size (default: %(default)s)")
+    parser.add_argument("--max-queued-tokens", type=int, default=12288, help="output tokens (rows x max_length) the waiting requests may ask for at most; a request that would pass it is answered 429 with Retry-After, unless nothing waits (default: %(default)s)")
     parser.add_argument("--request-timeout-s", type=float, default=30.0, help="seconds a request may take, waiting included; past them 504, and its rows not yet run are dropped (default: %(default)s)")
     parser.add_argument("--batch-timeout-ms", type=float, default=5.0, help="how long a request waits for others to run with (default: %(default)s)")
     parser.add_argument("--max-queued", type=int, default=256, help="requests waiting at most; more are answered 503 (default: %(default)s)")
@@ -142,6 +144,7 @@ def _app(args, cleanup):
             max_body_bytes=args.max_body_kb * 1024,
             max_rows=args.max_rows,
             max_output_tokens=args.max_output_tokens,
+            max_queued_tokens=args.max_queued_tokens,
             request_timeout_s=args.request_timeout_s,
         )
     except ValueError as error:

@@ -11,7 +11,8 @@
 `{"error": "..."}`: 400 for a body the signature cannot take (a setting out
 of its range included), 404 for another model, version or path, 405 for a
 wrong method, 413 for a body or a number of rows over the limit, 503 when
-the queue is full (with `Retry-After`), 504 past the request's deadline, 500
+the queue is full (with `Retry-After`), 429 when too much work waits for
+a request of its size (with `Retry-After`), 504 past its deadline, 500
 for a fault of the server, which keeps serving: its answer holds a request
 id and no detail, and the log holds the exception under that id.
 """
@@ -33,6 +34,7 @@ from starlette.routing import Route
 from s2s_keras.serve.batcher import Busy
 from s2s_keras.serve.batcher import DeadlineExceeded
 from s2s_keras.serve.batcher import MicroBatcher
+from s2s_keras.serve.batcher import Overloaded
 from s2s_keras.serve.predict import format_predict
 from s2s_keras.serve.predict import parse_predict
 from s2s_keras.serve.predict import signature_name_of
@@ -56,6 +58,7 @@ def create_app(
     max_rows=256,
     request_timeout_s=30.0,
     max_output_tokens=8192,
+    max_queued_tokens=12288,
 ):
     """The Starlette app serving `servable` as model `name`.
 
@@ -73,6 +76,9 @@ def create_app(
             (its `max_length`, or the export's), at most; more are answered
             413. In calls, a row asking for k times the export's length
             counts as k rows of `max_batch_size`.
+        max_queued_tokens: output tokens the waiting requests may ask for
+            at most; a request that would pass it is answered 429 (unless
+            nothing waits). None: no limit.
         request_timeout_s: seconds a request may take, queueing included;
             past them 504, and its rows not yet run are dropped. None: no
             limit.
@@ -101,7 +107,11 @@ def create_app(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{argument} must be a positive integer, got {value!r}")
     batcher = MicroBatcher(
-        max_batch_size, batch_timeout_ms, max_queued, request_timeout_s
+        max_batch_size,
+        batch_timeout_ms,
+        max_queued,
+        request_timeout_s,
+        max_queued_tokens,
     )
     page = _page(name)
 
@@ -152,7 +162,9 @@ def create_app(
                 413,
             )
         row_cost = -(-length // (signature.max_length or length))  # ceil
-        outputs = await batcher.submit(signature, parsed.inputs, parsed.rows, row_cost)
+        outputs = await batcher.submit(
+            signature, parsed.inputs, parsed.rows, row_cost, length
+        )
         return JSONResponse(format_predict(outputs, parsed.row_format))
 
     app = Starlette(
@@ -163,6 +175,7 @@ def create_app(
         exception_handlers={
             RequestError: _error_answer,
             Busy: _busy_answer,
+            Overloaded: _overloaded_answer,
             DeadlineExceeded: _deadline_answer,
             HTTPException: _http_answer,
             Exception: _fault_answer,
@@ -245,6 +258,10 @@ async def _busy_answer(request, error):
 
 async def _http_answer(request, error):
     return _json_error(error.detail, error.status_code, headers=error.headers)
+
+
+async def _overloaded_answer(request, error):
+    return _json_error(str(error), 429, headers={"Retry-After": "2"})
 
 
 async def _deadline_answer(request, error):

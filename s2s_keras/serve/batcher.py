@@ -1,18 +1,22 @@
 """Micro-batching with a share for every client: batches of rows, taken in turns.
 
 A request becomes a job of rows. One worker task builds each call of a
-signature from the jobs that wait, in turns (TF Serving's batching, with
-its large-batch splitting):
+signature from the jobs that wait: a job that a call has passed over since
+its own last one first (the one that has waited longest), else the job
+that has had the least of the model so far (least attained service). So a
+small request goes before a large one's next rows, and a large one still
+gets every other call at least, however many small ones keep coming (TF
+Serving's batching, with its large-batch splitting):
 
     job A (80 rows)  ->  A[0:32]  ·  B[0:1] C[0:2] A[32:61]  ·  A[61:80]
     job B (1 row)        (the first call of A's rows; then B and C, which
-    job C (2 rows)        came meanwhile, with the next rows of A)
+    job C (2 rows)        came meanwhile and had nothing yet, with A's next)
 
 - A call holds at most `max_batch_size` rows. A job with more is split: it
-  gives the rows that fit, then goes to the back of the line, so a request
-  of any size holds the worker for one call at a time and a small request
-  that comes meanwhile waits for one call at most. A row may count for
-  more than one (`row_cost`: a request for outputs 4 times the export's
+  gives the rows that fit and waits behind the jobs that have had less, so
+  a request of any size holds the worker for one call at a time and a small
+  request that comes meanwhile waits for one call at most. A row may count
+  for more than one (`row_cost`: a request for outputs 4 times the export's
   length counts each row 4 times), so that a call costs about the same
   whatever its requests ask for.
 - The first job of a call may wait up to `timeout_ms` for others to fill it
@@ -22,16 +26,18 @@ its large-batch splitting):
   pieces padded to a common shape as one call would pad them, with 0 or
   `""`).
 - Bounds: at most `max_queued` jobs wait (one more is refused at once,
-  `Busy`, answered 503); a job not answered within `request_timeout_s`
-  raises `DeadlineExceeded` (answered 504) and its rows not yet run are
-  dropped.
+  `Busy`, answered 503); a job that would bring the output tokens waiting
+  (rows times the length each asks for) over `max_queued_tokens` is refused
+  at once unless nothing waits (`Overloaded`, answered 429), so that the
+  work waiting stays what the model does in a few seconds; a job not
+  answered within `request_timeout_s` raises `DeadlineExceeded` (answered
+  504) and its rows not yet run are dropped.
 
 Each call runs in one thread beside the event loop, so the server keeps
 reading requests while the model runs.
 """
 
 import asyncio
-import collections
 import concurrent.futures
 import dataclasses
 
@@ -40,6 +46,10 @@ import numpy as np
 
 class Busy(Exception):
     """The queue is full: the request was not taken (answered 503)."""
+
+
+class Overloaded(Exception):
+    """Too much work waits for this request to join now (answered 429)."""
 
 
 class DeadlineExceeded(Exception):
@@ -53,6 +63,9 @@ class _Job:
     rows: int
     future: asyncio.Future
     row_cost: int = 1  # what one row counts for in a call's max_batch_size
+    length: int = 1  # output tokens a row asks for
+    arrival: int = 0  # the job's number, in order of arrival
+    last_call: int = 0  # the call it last had a place in (at arrival: the count so far)
     taken: int = 0  # rows handed to calls so far
     answered: int = 0  # rows whose outputs came back
     pieces: dict = dataclasses.field(default_factory=dict)  # first row -> outputs
@@ -71,6 +84,14 @@ class _Job:
     @property
     def left(self):
         return self.rows - self.taken
+
+    def turn(self, calls):
+        """The order of turns after `calls` calls: a job passed over since its
+        last call first, the longest waiting first; then least attained
+        service, then arrival."""
+        if calls > self.last_call:
+            return 0, self.last_call, self.arrival
+        return 1, self.taken * self.row_cost, self.arrival
 
     def take(self, count):
         """The next `count` rows: `(first row, count, inputs)`."""
@@ -100,6 +121,9 @@ class MicroBatcher:
             split into calls of this many rows, in turns with the others.
         timeout_ms: how long the first request of a call waits for others.
         max_queued: requests waiting at most; one more is refused (`Busy`).
+        max_queued_tokens: output tokens (rows times the length each asks
+            for) waiting at most; a request that would pass it is refused
+            (`Overloaded`) unless nothing waits. None: no limit.
         request_timeout_s: seconds a request may take, queueing included;
             past it `DeadlineExceeded`, and its rows not yet run are
             dropped. None: no limit.
@@ -109,7 +133,12 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, max_batch_size=32, timeout_ms=5.0, max_queued=256, request_timeout_s=None
+        self,
+        max_batch_size=32,
+        timeout_ms=5.0,
+        max_queued=256,
+        request_timeout_s=None,
+        max_queued_tokens=None,
     ):
         for name, value in (
             ("max_batch_size", max_batch_size),
@@ -119,6 +148,15 @@ class MicroBatcher:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if timeout_ms < 0:
             raise ValueError(f"timeout_ms must be >= 0, got {timeout_ms!r}")
+        if max_queued_tokens is not None and (
+            isinstance(max_queued_tokens, bool)
+            or not isinstance(max_queued_tokens, int)
+            or max_queued_tokens < 1
+        ):
+            raise ValueError(
+                "max_queued_tokens must be a positive integer (or None), got "
+                f"{max_queued_tokens!r}"
+            )
         if request_timeout_s is not None and not request_timeout_s > 0:
             raise ValueError(
                 f"request_timeout_s must be > 0 (or None), got {request_timeout_s!r}"
@@ -127,8 +165,10 @@ class MicroBatcher:
         self.timeout = timeout_ms / 1000.0
         self.max_queued = max_queued
         self.request_timeout_s = request_timeout_s
+        self.max_queued_tokens = max_queued_tokens
+        self._arrivals = 0
         self.calls = 0  # signature calls made: fewer than requests when batching works
-        self._line = collections.deque()  # jobs with rows not yet taken, in turn
+        self._line = []  # jobs with rows not yet taken
         self._arrived = None
         self._worker = None
         self._executor = None
@@ -151,15 +191,22 @@ class MicroBatcher:
         """Requests waiting for a call (the line's length)."""
         return len(self._line)
 
-    async def submit(self, signature, inputs, rows, row_cost=1):
+    @property
+    def queued_tokens(self):
+        """Output tokens the waiting rows ask for."""
+        return sum(job.left * job.length for job in self._line)
+
+    async def submit(self, signature, inputs, rows, row_cost=1, length=1):
         """Runs `signature` on `inputs` (`rows` rows) in batches; returns its outputs.
 
         `row_cost` (int >= 1) is what each row counts for in a call's
         `max_batch_size`: a call holds `max_batch_size // row_cost` of its
-        rows (one at least).
+        rows (one at least). `length` is the output tokens each row asks for.
 
         Raises:
             Busy: the queue is full.
+            Overloaded: the request would bring the waiting output tokens
+                over `max_queued_tokens`.
             DeadlineExceeded: not answered within `request_timeout_s`.
             Exception: what the signature raised (`RequestError` for input
                 it refused).
@@ -168,8 +215,22 @@ class MicroBatcher:
             raise Busy(
                 f"the server is busy: {self.max_queued} requests are waiting; retry later"
             )
+        tokens, waiting = rows * length, self.queued_tokens
+        if (
+            self.max_queued_tokens is not None
+            and waiting
+            and waiting + tokens > self.max_queued_tokens
+        ):
+            raise Overloaded(
+                f"the server is loaded: {waiting} output tokens wait and this request "
+                f"asks for {tokens}, over the {self.max_queued_tokens} that may wait "
+                "(--max-queued-tokens); retry in a few seconds, or send fewer rows"
+            )
         future = asyncio.get_running_loop().create_future()
-        self._line.append(_Job(signature, inputs, rows, future, max(1, int(row_cost))))
+        self._arrivals += 1
+        job = _Job(signature, inputs, rows, future, max(1, int(row_cost)), length)
+        job.arrival, job.last_call = self._arrivals, self.calls
+        self._line.append(job)
         self._arrived.set()
         try:
             return await asyncio.wait_for(future, self.request_timeout_s)
@@ -187,15 +248,13 @@ class MicroBatcher:
             self._drop_gone()
             if not self._line:
                 continue
-            key = self._line[0].batch_key()
+            key = min(self._line, key=lambda job: job.turn(self.calls)).batch_key()
             if key is not None:
                 await self._fill(key)
                 self._drop_gone()
                 if not self._line:
                     continue
-            pieces = self._next_call()
-            await self._run(pieces)
-            self._to_the_back(pieces)
+            await self._run(self._next_call())
 
     def _drop_gone(self):
         """Jobs whose request went away (deadline, disconnect) leave the line."""
@@ -220,11 +279,13 @@ class MicroBatcher:
                 return
 
     def _next_call(self):
-        """The pieces of the next call: the first job's rows, then its kind's."""
-        first = self._line[0]
+        """The pieces of the next call: the rows of the job whose turn it is,
+        then of the jobs of its kind, in turn."""
+        in_turn = sorted(self._line, key=lambda job: job.turn(self.calls))
+        first = in_turn[0]
         key = first.batch_key()
         pieces, used = [], 0
-        for job in self._line if key is not None else [first]:
+        for job in in_turn if key is not None else [first]:
             if job is not first and job.batch_key() != key:
                 continue
             fits = (self.max_batch_size - used) // job.row_cost
@@ -234,17 +295,10 @@ class MicroBatcher:
             pieces.append(_Piece(job, *job.take(count)))
             used += count * job.row_cost
         for piece in pieces:
+            piece.job.last_call = self.calls + 1  # the call these pieces make
             if not piece.job.left:
                 self._line.remove(piece.job)
         return pieces
-
-    def _to_the_back(self, pieces):
-        """After their call, jobs with rows left wait behind those that came
-        meanwhile: a request that came while a large one ran goes next."""
-        for piece in pieces:
-            if piece.job in self._line:
-                self._line.remove(piece.job)
-                self._line.append(piece.job)
 
     async def _run(self, pieces):
         """One call for the pieces; each piece's rows handed back to its job."""

@@ -26,9 +26,9 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from s2s_keras import special_tokens
-from s2s_keras.atomic_files import atomic_write
-from s2s_keras.checks import check_bool
-from s2s_keras.checks import check_positive_int
+from s2s_keras.utils.atomic_files import atomic_write
+from s2s_keras.utils.checks import check_bool
+from s2s_keras.utils.checks import check_positive_int
 
 MODEL_FILE = "tokenizer.model"
 VOCABULARY_FILE = "vocabulary.txt"

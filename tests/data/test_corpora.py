@@ -311,8 +311,8 @@ def test_real_corpus_sizes_and_no_test_text_in_train(name, options, minimum_trai
 def test_an_interrupted_preparation_is_redone_and_a_failed_write_keeps_the_old_file(
     tmp_path, monkeypatch
 ):
-    from s2s_keras.atomic_files import atomic_write
     from s2s_keras.data import corpora
+    from s2s_keras.utils.atomic_files import atomic_write
 
     monkeypatch.setenv("S2S_KERAS_DATA", str(tmp_path))
     rows = [{"source": f"s{i}", "target": f"t{i}", "group": str(i)} for i in range(3)]

@@ -13,7 +13,6 @@ import time
 import pytest
 import tensorflow as tf
 
-from s2s_keras.config import DataConfig
 from s2s_keras.data import shards
 from s2s_keras.data.files import prepare_files
 from s2s_keras.data.pairs import open_splits
@@ -21,6 +20,7 @@ from s2s_keras.data.pairs import tokenizer_for
 from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.splits import split_of
 from s2s_keras.data.splits import text_key
+from s2s_keras.training.config import DataConfig
 
 ROOT = pathlib.Path(__file__).parents[2]
 

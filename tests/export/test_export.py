@@ -152,6 +152,15 @@ def test_saved_model_answers_bad_input_without_s2s_keras(exported):
     assert all(score < 0 for score in results["score"])
 
 
+# The generate signature's numeric inputs, at values that change nothing.
+SETTING_DEFAULTS = {
+    "max_length": MAX_LENGTH,
+    "min_length": 0,
+    "no_repeat_ngram_size": 0,
+    "repetition_penalty": 1.0,
+    "length_penalty": 0.6,
+    "coverage_penalty": 0.0,
+}
 BAD_SETTINGS = [
     ("max_length", 0),
     ("max_length", 100_000),
@@ -175,14 +184,7 @@ def test_saved_model_rejects_bad_settings_and_bounds_its_inputs_without_s2s_kera
     over-long sources and score targets are cut, ids outside the vocabulary
     rejected: the bounds hold in any TensorFlow program, not only the server."""
     directory, _, tokenizer = exported
-    defaults = {
-        "max_length": MAX_LENGTH,
-        "min_length": 0,
-        "no_repeat_ngram_size": 0,
-        "repetition_penalty": 1.0,
-        "length_penalty": 0.6,
-        "coverage_penalty": 0.0,
-    }
+    defaults = SETTING_DEFAULTS
     script = f"""
         import json
         import tensorflow as tf
@@ -517,15 +519,7 @@ def test_saved_model_decodes_with_the_export_controls(controlled):
 
 
 def settings_inputs(**settings):
-    defaults = {
-        "max_length": MAX_LENGTH,
-        "min_length": 0,
-        "no_repeat_ngram_size": 0,
-        "repetition_penalty": 1.0,
-        "length_penalty": 0.6,
-        "coverage_penalty": 0.0,
-    }
-    values = {**defaults, **settings}
+    values = {**SETTING_DEFAULTS, **settings}
     return {
         name: tf.constant(value, tf.int32 if isinstance(value, int) else tf.float32)
         for name, value in values.items()

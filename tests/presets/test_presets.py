@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from s2s_keras import presets
-from s2s_keras.config import GenerationConfig
-from s2s_keras.evaluation import generate_texts
+from s2s_keras.training.config import GenerationConfig
+from s2s_keras.training.evaluation import generate_texts
 from tests.export.test_export import run_without_s2s_keras
 from tests.export.test_export import sharp_export
 from tests.text.test_tokenizer import corpus

@@ -11,10 +11,10 @@ import re
 import pytest
 
 from s2s_keras import presets
-from s2s_keras.config import DataConfig
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.presets.make import MAX_MEGABYTES
 from s2s_keras.presets.preset import SHIPPED
+from s2s_keras.training.config import DataConfig
 from tests.export.test_export import run_without_s2s_keras
 from tests.recipes.test_recipes import RECIPES
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from s2s_keras import distribute
+from s2s_keras.training import distribute
 from tests.conftest import WORDS
 
 RECIPES = pathlib.Path(__file__).parents[2] / "recipes"
@@ -95,9 +95,9 @@ def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extr
 
 
 def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_path):
-    from s2s_keras.config import DataConfig
     from s2s_keras.data.pairs import open_splits
     from s2s_keras.data.splits import SPLITS
+    from s2s_keras.training.config import DataConfig
 
     def load_splits(config):
         splits = open_splits(config)

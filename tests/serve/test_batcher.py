@@ -9,6 +9,7 @@ import pytest
 from s2s_keras.serve import Busy
 from s2s_keras.serve import DeadlineExceeded
 from s2s_keras.serve import MicroBatcher
+from s2s_keras.serve import Overloaded
 from s2s_keras.serve import RequestError
 from s2s_keras.serve.tensors import TensorSpec
 
@@ -161,6 +162,7 @@ def test_a_full_queue_refuses_at_once_and_serves_the_rest():
         ({"max_queued": 1.5}, "max_queued"),
         ({"timeout_ms": -1}, "timeout_ms"),
         ({"request_timeout_s": 0}, "request_timeout_s"),
+        ({"max_queued_tokens": 0}, "max_queued_tokens"),
     ],
 )
 def test_bad_settings_raise(options, match):
@@ -253,3 +255,69 @@ def test_a_row_that_costs_more_takes_more_of_a_call():
         ["a4"],
         ["b2"],
     ]
+
+
+def test_a_request_that_would_bring_the_waiting_tokens_past_the_limit_is_refused():
+    gate = threading.Event()
+    signature = Upper(gate=gate)
+
+    async def requests(batcher):
+        first = asyncio.ensure_future(batcher.submit(signature, job("first"), 1, 1, 30))
+        await asyncio.sleep(0.1)  # running, held by the gate: nothing waits
+        waiting = asyncio.ensure_future(
+            batcher.submit(signature, rows_job(["a", "b"]), 2, 1, 10)
+        )
+        await asyncio.sleep(0)
+        assert batcher.queued_tokens == 20
+        with pytest.raises(Overloaded, match="20 output tokens wait.*asks for 20"):
+            await batcher.submit(signature, rows_job(["c", "d"]), 2, 1, 10)
+        fits = asyncio.ensure_future(batcher.submit(signature, job("e"), 1, 1, 10))
+        gate.set()
+        return await asyncio.gather(first, waiting, fits)
+
+    # "first" asks for 30 alone: a request is refused only when something waits.
+    answers = run(requests, timeout_ms=0, max_queued_tokens=30)
+    assert [answer["text"].tolist() for answer in answers] == [
+        ["FIRST"],
+        ["A", "B"],
+        ["E"],
+    ]
+
+
+def test_a_large_request_is_not_starved_by_a_stream_of_small_ones():
+    """Small requests go first, but a job passed over by a call goes next:
+    with a new small request coming during every call, the large one still
+    gets every other call."""
+    import time
+
+    class Streaming(Upper):
+        """Each call, while it runs, has a new small request sent."""
+
+        def __call__(self, inputs):
+            if len(self.batches) < 12:
+                self.loop.call_soon_threadsafe(self.send_small)
+                time.sleep(0.05)  # the small request is in line before the call ends
+            return super().__call__(inputs)
+
+    signature = Streaming()
+    smalls = []
+
+    async def requests(batcher):
+        signature.loop = asyncio.get_running_loop()
+        signature.send_small = lambda: smalls.append(
+            asyncio.ensure_future(
+                batcher.submit(signature, job(f"s{len(smalls)}", times=2), 1)
+            )
+        )
+        large = await batcher.submit(
+            signature, rows_job([f"r{i}" for i in range(8)]), 8
+        )
+        await asyncio.sleep(0.2)
+        return large, await asyncio.gather(*smalls)
+
+    large, _ = run(requests, timeout_ms=0, max_batch_size=2)
+    assert large["text"].tolist() == [f"R{i}" for i in range(8)]
+    with_large = [i for i, b in enumerate(signature.batches) if b[0].startswith("r")]
+    assert with_large == [0, 2, 4, 6], signature.batches  # every other call
+    # and each small request went before the large one's next rows
+    assert all(signature.batches[i][0].startswith("s") for i in (1, 3, 5))

@@ -323,3 +323,57 @@ def test_a_request_asking_for_too_many_output_tokens_is_answered_413(servable):
         # 15 is twice the export's 10 (rounded up): each row counts twice,
         # so a call of max_batch_size 4 holds 2 of them.
         assert app.state.batcher.calls - calls == 2
+
+
+def test_too_much_work_waiting_is_answered_429_with_retry_after(servable):
+    """A request that would bring the waiting output tokens past the limit,
+    while another is held running and one waits: 429, and the rest answered."""
+    import threading
+
+    gate = threading.Event()
+    signature = servable.signature("serving_default")
+
+    class Held:
+        name, batchable, inputs = signature.name, False, signature.inputs
+        defaults, max_length = signature.defaults, signature.max_length
+
+        def length_asked(self, inputs):
+            return signature.length_asked(inputs)
+
+        def __call__(self, inputs):
+            gate.wait(30)
+            return signature(inputs)
+
+    class HeldServable:
+        signatures = {"serving_default": Held()}
+        signature_defs = servable.signature_defs
+
+        def signature(self, name):
+            return self.signatures[name]
+
+    # Each row asks for the export's 10 tokens: 2 rows wait (20), 2 more pass 30.
+    app = create_app(HeldServable(), "beam", max_queued_tokens=30)
+    answers = {}
+    with TestClient(app) as client:
+
+        def post(key, rows):
+            answers[key] = client.post(
+                "/v1/models/beam:predict", json={"instances": ["a b"] * rows}
+            )
+
+        running = threading.Thread(target=post, args=("running", 1))
+        running.start()
+        while app.state.batcher.calls == 0:  # the first call is held
+            threading.Event().wait(0.01)
+        waiting = threading.Thread(target=post, args=("waiting", 2))
+        waiting.start()
+        while app.state.batcher.queued_tokens < 20:
+            threading.Event().wait(0.01)
+        post("refused", 2)
+        gate.set()
+        running.join(30)
+        waiting.join(30)
+    assert answers["refused"].status_code == 429
+    assert answers["refused"].headers["retry-after"]
+    assert "--max-queued-tokens" in answers["refused"].json()["error"]
+    assert answers["running"].status_code == answers["waiting"].status_code == 200

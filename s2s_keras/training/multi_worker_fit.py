@@ -27,7 +27,7 @@ import tensorflow as tf
 from keras.src import tree
 from keras.src.backend.tensorflow import trainer as tf_trainer
 
-from s2s_keras.keras_internals import require
+from s2s_keras.utils.keras_internals import require
 
 _original = {}
 

@@ -8,13 +8,13 @@ import json
 
 import keras
 
-from s2s_keras import plotting
-from s2s_keras.console import log
-from s2s_keras.evaluation import attention_examples
 from s2s_keras.export import write_export
-from s2s_keras.generation_search import describe
 from s2s_keras.metrics import TITLES
-from s2s_keras.runner import exported
+from s2s_keras.training.evaluation import attention_examples
+from s2s_keras.training.generation_search import describe
+from s2s_keras.training.runner import exported
+from s2s_keras.utils import plotting
+from s2s_keras.utils.console import log
 
 
 def print_table(title, rows):

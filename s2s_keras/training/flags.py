@@ -20,22 +20,22 @@ import pathlib
 import re
 import sys
 
-from s2s_keras import checks
 from s2s_keras import presets
-from s2s_keras.config import QUICK_PAIRS
-from s2s_keras.config import DataConfig
-from s2s_keras.config import GenerationConfig
-from s2s_keras.config import ModelConfig
-from s2s_keras.config import RunConfig
-from s2s_keras.config import TrainingConfig
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
-from s2s_keras.distribute import PRECISIONS
-from s2s_keras.distribute import STRATEGIES
 from s2s_keras.export import predict_texts
 from s2s_keras.layers.luong_attention import SCORES
-from s2s_keras.runner import TrainingDiverged
+from s2s_keras.training.config import QUICK_PAIRS
+from s2s_keras.training.config import DataConfig
+from s2s_keras.training.config import GenerationConfig
+from s2s_keras.training.config import ModelConfig
+from s2s_keras.training.config import RunConfig
+from s2s_keras.training.config import TrainingConfig
+from s2s_keras.training.distribute import PRECISIONS
+from s2s_keras.training.distribute import STRATEGIES
+from s2s_keras.training.runner import TrainingDiverged
+from s2s_keras.utils import checks
 
 
 def flag_type(convert, check):

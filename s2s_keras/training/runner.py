@@ -27,17 +27,17 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from s2s_keras import distribute
-from s2s_keras.atomic_files import atomic_path
-from s2s_keras.callbacks import StopOnNaN
-from s2s_keras.callbacks import Stopwatch
-from s2s_keras.callbacks import budgets
-from s2s_keras.callbacks import plateau
-from s2s_keras.config import TrainingConfig
-from s2s_keras.console import log
 from s2s_keras.models import float32_config
 from s2s_keras.models import float32_copy
 from s2s_keras.models import rebuilt
+from s2s_keras.training import distribute
+from s2s_keras.training.callbacks import StopOnNaN
+from s2s_keras.training.callbacks import Stopwatch
+from s2s_keras.training.callbacks import budgets
+from s2s_keras.training.callbacks import plateau
+from s2s_keras.training.config import TrainingConfig
+from s2s_keras.utils.atomic_files import atomic_path
+from s2s_keras.utils.console import log
 
 TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
 

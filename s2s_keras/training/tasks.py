@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable
 
 from s2s_keras import metrics
-from s2s_keras.checks import check_choice
+from s2s_keras.utils.checks import check_choice
 
 
 def lead_words(train_pairs, sources):

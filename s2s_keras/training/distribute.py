@@ -34,10 +34,10 @@ import time
 import keras
 import tensorflow as tf
 
-from s2s_keras.atomic_files import atomic_path
-from s2s_keras.atomic_files import atomic_write
-from s2s_keras.checks import check_choice
-from s2s_keras.keras_internals import require
+from s2s_keras.utils.atomic_files import atomic_path
+from s2s_keras.utils.atomic_files import atomic_write
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.keras_internals import require
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -106,7 +106,7 @@ def get_strategy(name="auto"):
                 '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                 '"task": {"type": "worker", "index": 0}}'
             )
-        from s2s_keras.multi_worker_fit import allow_multi_worker_fit
+        from s2s_keras.training.multi_worker_fit import allow_multi_worker_fit
 
         allow_multi_worker_fit()  # Keras 3's fit fails here otherwise
         return tf.distribute.MultiWorkerMirroredStrategy()

@@ -14,14 +14,14 @@ has no command line builds the dataclasses itself.
 import dataclasses
 import pathlib
 
-from s2s_keras.checks import check_choice
-from s2s_keras.checks import check_rate
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
-from s2s_keras.distribute import PRECISIONS
-from s2s_keras.distribute import STRATEGIES
 from s2s_keras.layers.luong_attention import SCORES
+from s2s_keras.training.distribute import PRECISIONS
+from s2s_keras.training.distribute import STRATEGIES
+from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_rate
 
 # The pairs a --quick run keeps of each split.
 QUICK_PAIRS = {"train": 2000, "validation": 200, "test": 200}

@@ -9,9 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from s2s_keras import metrics
-from s2s_keras.console import log
 from s2s_keras.decoding import generator_for
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.console import log
 
 # Source subwords shown in an attention plot, at most.
 PLOTTED_SOURCE_LENGTH = 40

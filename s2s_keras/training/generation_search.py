@@ -17,9 +17,9 @@ import dataclasses
 import time
 
 from s2s_keras import metrics
-from s2s_keras.config import GenerationConfig
-from s2s_keras.console import log
-from s2s_keras.evaluation import generate_texts
+from s2s_keras.training.config import GenerationConfig
+from s2s_keras.training.evaluation import generate_texts
+from s2s_keras.utils.console import log
 
 # Setting (or settings searched together) -> values tried, in the order
 # searched. The method with beam search's length penalty (beam search with

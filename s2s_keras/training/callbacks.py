@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from s2s_keras import distribute
-from s2s_keras.console import log
+from s2s_keras.training import distribute
+from s2s_keras.utils.console import log
 
 
 class StopOnNaN(keras.callbacks.Callback):
