@@ -48,6 +48,7 @@ NORMAL = [
     "Python bindings for the SQLite database engine, with full-text search.",
     "Daemon that keeps the system clock in step with time servers.",
 ]
+CAP = 96  # summarize_debian's export: max_length 24, max_target_length 4 x 24
 LONG = (
     "This package provides a complete, portable implementation of a text "
     "editor with many features for programmers and writers alike. "
@@ -108,45 +109,44 @@ def hostile_requests():
             ),
         ),
         (
-            "generate, 64 rows at the cap (16,384 tokens)",
+            f"generate, min_length = max_length = {CAP} (the cap), 32 rows",
             predict,
             body(
                 {
                     "signature_name": "generate",
                     "inputs": {
-                        "text": [NORMAL[3]] * 64,
-                        "max_length": 256,
-                        "min_length": 256,
+                        "text": [NORMAL[1]] * 32,
+                        "max_length": CAP,
+                        "min_length": CAP,
                     },
                 }
             ),
         ),
         (
-            "generate, 32 rows at the cap (8,192 tokens), n-gram blocking",
+            f"generate, 85 rows at the cap ({85 * CAP:,} tokens), n-gram blocking",
             predict,
             body(
                 {
                     "signature_name": "generate",
                     "inputs": {
-                        "text": [NORMAL[3]] * 32,
-                        "max_length": 256,
-                        "min_length": 256,
+                        "text": [NORMAL[3]] * 85,
+                        "max_length": CAP,
+                        "min_length": CAP,
                         "no_repeat_ngram_size": 3,
                     },
                 }
             ),
         ),
         (
-            "generate, 256 rows at the cap, n-gram blocking",
+            f"generate, 86 rows at the cap ({86 * CAP:,} tokens)",
             predict,
             body(
                 {
                     "signature_name": "generate",
                     "inputs": {
-                        "text": [NORMAL[2]] * 256,
-                        "max_length": 256,
-                        "min_length": 256,
-                        "no_repeat_ngram_size": 3,
+                        "text": [NORMAL[2]] * 86,
+                        "max_length": CAP,
+                        "min_length": CAP,
                     },
                 }
             ),

@@ -82,7 +82,8 @@ def test_mirrored_over_two_cpus_matches_one_device(multi_worker_fixes):
         )
         import keras
         import numpy as np
-        from s2s_keras import build_seq2seq, distribute
+        from s2s_keras import build_seq2seq
+        from s2s_keras.training import distribute
         from s2s_keras.training.multi_worker_fit import allow_multi_worker_fit
 
         if {multi_worker_fixes}:

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -54,8 +55,17 @@ def installed(tmp_path_factory):
     this checkout's editable install is not among what it imports.
     """
     folder = tmp_path_factory.mktemp("stranger")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(folder / "wheel"), str(ROOT)], cwd=folder)  # fmt: skip
+    # Built from a copy, so that no build/ folder of the checkout's adds stale files.
+    source = folder / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".venv"
+        ),
+    )
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+         "-q", "-w", str(folder / "wheel"), str(source)], cwd=folder)  # fmt: skip
     (wheel,) = (folder / "wheel").glob("s2s_keras-*.whl")
     run([sys.executable, "-m", "venv", str(folder / "venv")])
     python = folder / "venv" / "bin" / "python"

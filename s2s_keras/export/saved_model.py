@@ -64,7 +64,10 @@ from s2s_keras.utils.checks import check_positive_int
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 IDS = tf.TensorSpec([None, None], tf.int32)
-MAX_TARGET_LENGTH = 256  # the default cap of generate's max_length and score's targets
+# The default cap of generate's max_length and score's targets, as a multiple
+# of the export's max_length: the model learnt targets about that long, so
+# longer outputs say little, and a call's length stays near a normal one's.
+TARGET_LENGTH_FACTOR = 4
 
 
 def _scalar(dtype, name):
@@ -92,8 +95,8 @@ class Seq2SeqServer(tf.Module):
         max_source_length: int, source ids kept (the rest is cut).
         max_target_length: int, the most output tokens `generate` may be
             asked for and target tokens `score` scores (the rest is cut); at
-            least the generator's `max_length`. None: `MAX_TARGET_LENGTH`,
-            or the generator's `max_length` if that is more.
+            least the generator's `max_length`. None: `TARGET_LENGTH_FACTOR`
+            (4) times the generator's `max_length`.
         target_prefix: text every output of the fixed-setting signatures
             starts with ("" for none).
         **generator_options: `Generator` arguments (`max_length`, `method`,
@@ -121,7 +124,7 @@ class Seq2SeqServer(tf.Module):
         self.options = {"tokenizer": target_tokenizer, **generator_options}
         self.generator = Generator(model, **self.options)
         if max_target_length is None:
-            max_target_length = max(MAX_TARGET_LENGTH, self.generator.max_length)
+            max_target_length = TARGET_LENGTH_FACTOR * self.generator.max_length
         self.max_target_length = check_positive_int(
             "max_target_length", max_target_length
         )

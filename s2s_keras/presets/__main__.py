@@ -12,6 +12,7 @@ The zoo's trained models.
     python -m s2s_keras.presets export summarize_debian exports/summarize_debian
     python -m s2s_keras.presets make RUN_OUTPUT saved_models/NAME --command "python recipes/..."
     python -m s2s_keras.presets pack summarize_debian summarize_debian.tar.gz
+    python -m s2s_keras.presets evaluate summarize_debian
 
 `export` writes today's export folder (saved_model/, model.tflite, model.keras,
 tokenizer/, export.json, README.md): a TensorFlow program then needs only
@@ -20,7 +21,9 @@ tokenizer/, export.json, README.md): a TensorFlow program then needs only
 test pairs, metadata.json, README.md). `pack` writes a preset as a .tar.gz
 and prints the line that loads it, pinned by its sha256, from a file:// or an
 https:// URL (fetched once into ~/.cache/s2s_keras/presets, or
-$S2S_KERAS_CACHE/presets).
+$S2S_KERAS_CACHE/presets). `evaluate` scores a preset again on the test
+pairs stored with it (`freeze` stores today's) and fails unless every score
+is within 0.2 of its card's.
 """
 
 
@@ -46,6 +49,14 @@ def build_parser():
     )
     pack.add_argument("name", help="a preset name (see list) or folder")
     pack.add_argument("archive", type=pathlib.Path, help="the .tar.gz to write")
+    evaluate = commands.add_parser(
+        "evaluate", help="score a preset again on its stored test pairs"
+    )
+    evaluate.add_argument("name", help="a preset name (see list) or folder")
+    freeze = commands.add_parser(
+        "freeze", help="store today's test pairs with a preset, and its scores on them"
+    )
+    freeze.add_argument("name", help="a preset name (see list) or folder")
     make = commands.add_parser("make", help="make a preset from a recipe's --output")
     make.add_argument(
         "export", type=pathlib.Path, help="a recipe's --output, with metrics.json"
@@ -70,6 +81,25 @@ def main(argv=None):
                 scores = about.get("scores", {}).get("preset", {})
                 shown = ", ".join(f"{key} {value:.1f}" for key, value in scores.items())
                 print(f"{name}: {about.get('description', '')} ({shown})")
+        elif args.command in ("evaluate", "freeze"):
+            from s2s_keras.presets import frozen
+
+            preset = presets.load(args.name)
+            if args.command == "freeze":
+                stored = frozen.freeze(preset)
+                print(f"Stored {stored['pairs']} test pairs in {preset.directory}/"
+                      f"{stored['file']}: {stored['scores']}")  # fmt: skip
+                return
+            compared = frozen.evaluate(preset)
+            print("| score | card | now | difference |\n|---|---|---|---|")
+            for key, (card, now) in compared.items():
+                print(f"| {key} | {card:.2f} | {now:.2f} | {now - card:+.2f} |")
+            if any(
+                abs(now - card) > frozen.TOLERANCE for card, now in compared.values()
+            ):
+                print(f"error: a score is more than {frozen.TOLERANCE} from the card's",
+                      file=sys.stderr)  # fmt: skip
+                sys.exit(1)
         elif args.command == "pack":
             from s2s_keras.presets.remote import pack
 

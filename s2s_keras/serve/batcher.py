@@ -1,12 +1,12 @@
 """Micro-batching with a share for every client: batches of rows, taken in turns.
 
 A request becomes a job of rows. One worker task builds each call of a
-signature from the jobs that wait: a job that a call has passed over since
-its own last one first (the one that has waited longest), else the job
-that has had the least of the model so far (least attained service). So a
-small request goes before a large one's next rows, and a large one still
-gets every other call at least, however many small ones keep coming (TF
-Serving's batching, with its large-batch splitting):
+signature from the jobs that wait: a job that two calls have passed over
+since its own last one first (the one that has waited longest), else the
+job that has had the least of the model so far (least attained service).
+So a small request goes before a large one's next rows, and a large one
+still gets one call in three at least, however many small ones keep coming
+(TF Serving's batching, with its large-batch splitting):
 
     job A (80 rows)  ->  A[0:32]  ·  B[0:1] C[0:2] A[32:61]  ·  A[61:80]
     job B (1 row)        (the first call of A's rows; then B and C, which
@@ -42,6 +42,10 @@ import concurrent.futures
 import dataclasses
 
 import numpy as np
+
+# Calls that may pass over a waiting job before it goes first: a large job
+# gets one call in three at least, while small ones keep coming.
+PASSED_OVER = 2
 
 
 class Busy(Exception):
@@ -86,10 +90,10 @@ class _Job:
         return self.rows - self.taken
 
     def turn(self, calls):
-        """The order of turns after `calls` calls: a job passed over since its
-        last call first, the longest waiting first; then least attained
-        service, then arrival."""
-        if calls > self.last_call:
+        """The order of turns after `calls` calls: a job passed over by
+        `PASSED_OVER` calls since its last one first, the longest waiting
+        first; then least attained service, then arrival."""
+        if calls >= self.last_call + PASSED_OVER:
             return 0, self.last_call, self.arrival
         return 1, self.taken * self.row_cost, self.arrival
 
@@ -185,11 +189,6 @@ class MicroBatcher:
         except asyncio.CancelledError:
             pass
         self._executor.shutdown(wait=True)
-
-    @property
-    def queued(self):
-        """Requests waiting for a call (the line's length)."""
-        return len(self._line)
 
     @property
     def queued_tokens(self):

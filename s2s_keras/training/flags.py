@@ -141,7 +141,7 @@ def recipe_parser(description, task):
     output.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False, help="a smoke run of about a minute: 2,000 training pairs, a tiny model, 1 epoch (flags given explicitly still apply) (default: %(default)s)")
 
     prediction = parser.add_argument_group("prediction from an existing export")
-    prediction.add_argument("--model", type=pathlib.Path, help="an export directory (the --output of an earlier run), or a preset's name or folder (python -m s2s_keras.presets list)")
+    prediction.add_argument("--model", help="an export directory (the --output of an earlier run), or a preset's name or folder (python -m s2s_keras.presets list); a bare name is a preset's, ./NAME a folder")
     prediction.add_argument("--predict", help="text to run through --model; '-' reads one text per line from standard input")
 
     # fmt: on

@@ -222,7 +222,7 @@ def test_the_command_line_lists_and_exports(made, tmp_path, monkeypatch):
     missing = python_module(
         "-m", "s2s_keras.presets", "export", "nope", str(tmp_path / "x")
     )
-    assert missing.returncode == 2 and "No preset 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "No preset named 'nope'" in missing.stderr
 
 
 @pytest.mark.slow
@@ -288,3 +288,25 @@ def test_the_server_serves_a_preset_by_name(made, tmp_path, monkeypatch):
         process.terminate()
         process.communicate(timeout=60)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_frozen_test_pairs_are_pinned_and_scored_again(made, tmp_path, test_pairs):
+    import shutil
+
+    from s2s_keras.presets import frozen
+
+    _, folder, _ = made
+    copy = tmp_path / "tiny_summarizer"
+    shutil.copytree(folder, copy)
+    preset = presets.load(copy)
+    stored = frozen.freeze(preset, test_pairs[:12])
+    assert stored["pairs"] == 12 and (copy / "test_pairs.jsonl").is_file()
+    reloaded = presets.load(copy)
+    assert reloaded.metadata["frozen_test"]["sha256"] == stored["sha256"]
+    assert frozen.frozen_pairs(reloaded) == test_pairs[:12]
+    compared = frozen.evaluate(reloaded)
+    assert compared and all(card == now for card, now in compared.values())
+    with open(copy / "test_pairs.jsonl", "a") as file:
+        file.write('{"source": "a", "target": "b"}\n')
+    with pytest.raises(ValueError, match="is not the file its metadata pins"):
+        frozen.frozen_pairs(reloaded)
