@@ -363,14 +363,21 @@ def test_too_much_work_waiting_is_answered_429_with_retry_after(servable):
 
         running = threading.Thread(target=post, args=("running", 1))
         running.start()
+        waited = 0
         while app.state.batcher.calls == 0:  # the first call is held
             threading.Event().wait(0.01)
+            waited += 1
+            assert waited < 3000, "the first request never reached the model"
         waiting = threading.Thread(target=post, args=("waiting", 2))
         waiting.start()
         while app.state.batcher.queued_tokens < 20:
             threading.Event().wait(0.01)
-        post("refused", 2)
-        gate.set()
+            waited += 1
+            assert waited < 6000, "the second request never waited"
+        try:
+            post("refused", 2)
+        finally:
+            gate.set()
         running.join(30)
         waiting.join(30)
     assert answers["refused"].status_code == 429
