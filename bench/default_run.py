@@ -1,6 +1,6 @@
 """Runs a recipe command and reports its scores, wall clock and peak memory.
 
-The figures of the README's Results tables: the recipe runs in a child
+The figures of docs/results.md's tables: the recipe runs in a child
 process, its wall-clock time is taken around it and its peak resident
 memory from the operating system (the largest of the process and its
 children, `getrusage(RUSAGE_CHILDREN).ru_maxrss`); the scores are read from

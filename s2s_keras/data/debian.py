@@ -25,6 +25,7 @@ from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.cache import exclusive_lock
 from s2s_keras.data.splits import grouped_splits
 from s2s_keras.data.splits import without_version
+from s2s_keras.utils.checksums import files_sha256
 
 APT_HELPER = "/usr/lib/apt/apt-helper"
 NO_APT_HINT = (
@@ -89,6 +90,18 @@ def fetch_apt_indexes(languages=("en",), log=print):
             + NO_APT_HINT
         )
     return lists
+
+
+def index_checksums(languages=("en",)):
+    """`{file: sha256}` of the apt index files a Debian corpus is read from.
+
+    The `Packages` files and the `Translation-LANG` files of `languages` in
+    the cache's lists folder, as `fetch_apt_indexes` left them: the data's
+    provenance, for a corpus's manifest and a model card.
+    """
+    lists = cache_dir("apt") / "lists"
+    patterns = ["*_Packages*"] + [f"*_i18n_Translation-{lang}*" for lang in languages]
+    return files_sha256(path for pattern in patterns for path in lists.glob(pattern))
 
 
 def read_stanzas(path):

@@ -21,6 +21,7 @@ from functools import partial
 import tensorflow as tf
 
 from s2s_keras.data.batching import make_batches
+from s2s_keras.data.corpora import load_corpus
 from s2s_keras.data.corpora import prepare_corpus
 from s2s_keras.data.files import prepare_files
 from s2s_keras.data.service import through_service
@@ -60,6 +61,21 @@ class Splits:
         self.worker_index = worker_index
         self.limits = config.limits()
         self._files, self._records, hint = {}, {}, ""
+        self._frozen_test = None
+        if config.test_version is not None:
+            if config.data or config.tfds or not config.corpus:
+                raise ValueError(
+                    "A frozen test split is a built-in corpus's: --test-version "
+                    "takes no --data or --tfds. Received: "
+                    f"test_version={config.test_version!r}, data={config.data!r}, "
+                    f"tfds={config.tfds!r}"
+                )
+            self._frozen_test = load_corpus(
+                config.corpus,
+                "test",
+                version=config.test_version,
+                **config.corpus_options,
+            )
         if config.tfds:
             found = {split: tfds_size(config.tfds, split) for split in SPLITS}
         else:
@@ -81,6 +97,8 @@ class Splits:
                 )
             manifest = read_manifest(folder)
             found = {split: manifest["splits"][split]["pairs"] for split in SPLITS}
+            if self._frozen_test is not None:
+                found["test"] = int(self._frozen_test.cardinality())
             self._files = {split: split_files(folder, split) for split in SPLITS}
             self._records = {split: split_records(folder, split) for split in SPLITS}
             if config.data and manifest.get("groups") is not None:
@@ -156,6 +174,8 @@ class Splits:
                 workers=workers,
                 index=index,
             )
+        elif split == "test" and self._frozen_test is not None:
+            pairs = self._frozen_test
         else:
             pairs = read_pairs(
                 self._files[split], workers, index, seed, self._records[split]

@@ -15,6 +15,7 @@ from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.debian import NO_APT_HINT
 from s2s_keras.data.debian import fetch_apt_indexes
 from s2s_keras.data.splits import grouped_splits
+from s2s_keras.utils.checksums import files_sha256
 
 PARTS_OF_SPEECH = ("noun", "verb", "adj", "adv")
 
@@ -58,6 +59,11 @@ def fetch_wordnet(log=print):
     if unpack.returncode != 0 or not (folder / "data.noun").is_file():
         raise ValueError(f"Could not unpack {packages[-1]}: {unpack.stderr.strip()}")
     return folder
+
+
+def package_checksums():
+    """`{file: sha256}` of the `wordnet-base` package the corpus is read from."""
+    return files_sha256(cache_dir("wordnet").glob("wordnet-base_*.deb"))
 
 
 def parse_data_line(line):

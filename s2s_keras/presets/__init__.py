@@ -23,6 +23,7 @@ from s2s_keras.presets.preset import is_name
 from s2s_keras.presets.preset import is_preset
 from s2s_keras.presets.preset import load
 from s2s_keras.presets.preset import presets_folder
+from s2s_keras.presets.remote import pack
 
 
 def list():  # noqa: A001  (the zoo's own word: presets.list())
@@ -39,5 +40,6 @@ __all__ = [
     "list",
     "load",
     "make_preset",
+    "pack",
     "presets_folder",
 ]

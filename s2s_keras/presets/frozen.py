@@ -13,16 +13,43 @@ scores on them; `evaluate` scores the preset on the stored pairs again.
 """
 
 import datetime
-import hashlib
 import json
+import pathlib
 
 from s2s_keras.data.corpora import FORMAT_VERSION
+from s2s_keras.data.corpora import corpus_provenance
+from s2s_keras.data.frozen import read_pinned_pairs
+from s2s_keras.data.frozen import write_pairs
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.training.config import DataConfig
 from s2s_keras.utils.atomic_files import atomic_write
 
 PAIRS_FILE = "test_pairs.jsonl"
 TOLERANCE = 0.2  # score points `evaluate` allows against the card
+
+
+def write_frozen_test(folder, pairs, scores, corpus, provenance=None):
+    """Writes `test_pairs.jsonl` into a preset folder; returns `metadata["frozen_test"]`.
+
+    Args:
+        folder: the preset folder (or its staging folder).
+        pairs: the `(source, target)` pairs its card's scores were taken on.
+        scores: those scores, `{metric: value}`.
+        corpus: the built-in corpus the pairs came from, or None.
+        provenance: the corpus's `corpus_provenance` when the pairs were
+            drawn (source checksums, split sizes, split rule), or None.
+    """
+    sha256 = write_pairs(pathlib.Path(folder) / PAIRS_FILE, pairs)
+    return {
+        "file": PAIRS_FILE,
+        "sha256": sha256,
+        "pairs": len(pairs),
+        "prepared": datetime.date.today().isoformat(),
+        "corpus": corpus,
+        "corpus_format_version": FORMAT_VERSION,
+        "provenance": provenance,
+        "scores": scores,
+    }
 
 
 def freeze(preset, pairs=None):
@@ -38,31 +65,21 @@ def freeze(preset, pairs=None):
         date, the corpus and its format version, and the scores.
     """
     metadata = preset.metadata
+    corpus = metadata["data"]["corpus"]
+    provenance = None
     if pairs is None:
         count = metadata["scores"]["test_pairs"]
-        data = DataConfig(corpus=metadata["data"]["corpus"], eval_pairs=count)
+        data = DataConfig(corpus=corpus, eval_pairs=count)
         pairs = open_splits(data).take("test")
-    text = "".join(
-        json.dumps({"source": source, "target": target}, ensure_ascii=False) + "\n"
-        for source, target in pairs
-    )
-    with atomic_write(preset.directory / PAIRS_FILE) as file:
-        file.write(text)
+        provenance = corpus_provenance(corpus)
     scores, _ = preset.score(pairs)
-    frozen = {
-        "file": PAIRS_FILE,
-        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "pairs": len(pairs),
-        "prepared": datetime.date.today().isoformat(),
-        "corpus": metadata["data"]["corpus"],
-        "corpus_format_version": FORMAT_VERSION,
-        "scores": scores,
-    }
-    metadata["frozen_test"] = frozen
+    metadata["frozen_test"] = write_frozen_test(
+        preset.directory, pairs, scores, corpus, provenance
+    )
     with atomic_write(preset.directory / "metadata.json") as file:
-        json.dump(metadata, file, indent=2)
+        json.dump(metadata, file, indent=2, ensure_ascii=False)
         file.write("\n")
-    return frozen
+    return metadata["frozen_test"]
 
 
 def frozen_pairs(preset):
@@ -77,14 +94,7 @@ def frozen_pairs(preset):
             f"The preset {preset.name} has no frozen test pairs "
             "(python -m s2s_keras.presets freeze NAME stores them)"
         )
-    data = (preset.directory / frozen["file"]).read_bytes()
-    if hashlib.sha256(data).hexdigest() != frozen["sha256"]:
-        raise ValueError(
-            f"{preset.directory / frozen['file']} is not the file its metadata "
-            f"pins (sha256 {frozen['sha256']}): it changed"
-        )
-    rows = [json.loads(line) for line in data.decode("utf-8").splitlines()]
-    return [(row["source"], row["target"]) for row in rows]
+    return read_pinned_pairs(preset.directory / frozen["file"], frozen["sha256"])
 
 
 def evaluate(preset):

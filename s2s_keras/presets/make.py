@@ -24,8 +24,13 @@ import keras
 import tensorflow as tf
 
 from s2s_keras.data.corpora import SOURCES
+from s2s_keras.data.corpora import corpus_provenance
+from s2s_keras.data.frozen import corpus_key
+from s2s_keras.data.frozen import read_index
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.export import read_export
+from s2s_keras.presets.card import model_card
+from s2s_keras.presets.frozen import write_frozen_test
 from s2s_keras.presets.preset import CONFIG
 from s2s_keras.presets.preset import METADATA
 from s2s_keras.presets.preset import TOKENIZER
@@ -34,7 +39,6 @@ from s2s_keras.presets.preset import load
 from s2s_keras.presets.weights import save_weights
 from s2s_keras.training.config import GenerationConfig
 from s2s_keras.training.config import run_data_config
-from s2s_keras.training.generation_search import describe
 from s2s_keras.utils.atomic_files import move_into_place
 
 MAX_MEGABYTES = 12.0  # a preset committed to the repository, at most
@@ -138,6 +142,13 @@ def make_preset(
             directory.name, preset, run, scores, pairs, command, machine
         )
         metadata["scores"]["compared"] = _compared(compare or {}, run)
+        metadata["frozen_test"] = write_frozen_test(
+            staging,
+            pairs,
+            scores,
+            metadata["data"]["corpus"],
+            _test_provenance(metadata["data"]["provenance"]),
+        )
         metadata["examples"] = [
             {"source": source, "reference": target, "output": output}
             for (source, target), output in list(zip(pairs, outputs, strict=True))[:5]
@@ -189,6 +200,7 @@ def _metadata(name, preset, run, scores, pairs, command, machine):
             "corpus": corpus,
             **SOURCES.get(corpus, {"source": flags.get("data") or flags.get("tfds")}),
             "pairs": run.get("pairs"),
+            "provenance": _provenance(run_data_config(flags)),
         },
         "metric": run["metric"],
         "scores": {
@@ -207,6 +219,31 @@ def _metadata(name, preset, run, scores, pairs, command, machine):
         },
         "limits": LIMITS.get(run["task"], []),
     }
+
+
+def _provenance(data):
+    """A built-in corpus's provenance (`corpus_provenance`), and with a frozen
+    test split, its version; None for the user's own data, or where the corpus
+    is not prepared on this machine."""
+    if data.data or data.tfds or not data.corpus:
+        return None
+    provenance = corpus_provenance(
+        data.corpus, data.shards, prepare=False, **data.corpus_options
+    )
+    if provenance is not None and data.test_version is not None:
+        frozen = read_index()[corpus_key(data.corpus, **data.corpus_options)]
+        version = max(frozen) if data.test_version == "latest" else data.test_version
+        provenance["test_version"] = version
+    return provenance
+
+
+def _test_provenance(provenance):
+    """The provenance of the test pairs: the frozen split's when the run scored
+    on one, else the corpus's own."""
+    if provenance is None or "test_version" not in provenance:
+        return provenance
+    key = corpus_key(provenance["corpus"], **provenance["options"])
+    return read_index()[key][provenance["test_version"]]["provenance"]
 
 
 def _trained_and_baselines(scores):
@@ -266,100 +303,3 @@ def _megabytes(folder):
     return (
         sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6
     )
-
-
-def model_card(metadata):
-    """The preset's README.md, from its metadata."""
-    name, scores = metadata["name"], metadata["scores"]
-    columns = sorted(scores["preset"])
-    rows = [(f"**{name}** (this preset)", scores["preset"])]
-    rows += [
-        (f"{model} (baseline)", values) for model, values in scores["baselines"].items()
-    ]
-    rows += list(scores.get("compared", {}).items())
-    rows += [
-        (f"{model}, float32, the run's own decoding", values)
-        for model, values in scores["trained_model_float32"].items()
-    ]
-    table = "\n".join(
-        [
-            "| model | " + " | ".join(columns) + " |",
-            "|---" * (len(columns) + 1) + "|",
-            *(
-                f"| {label} | "
-                + " | ".join(f"{values.get(c, float('nan')):.1f}" for c in columns)
-                + " |"
-                for label, values in rows
-            ),
-        ]
-    )
-    data, training = metadata["data"], metadata["training"]
-    pairs = ", ".join(
-        f"{split} {count}" for split, count in (data.get("pairs") or {}).items()
-    )
-    examples = "\n\n".join(
-        f"- **source:** {_short(example['source'])}\n  **reference:** {example['reference']}\n"
-        f"  **output:** {example['output']}"
-        for example in metadata["examples"]
-    )
-    limits = "\n".join(f"- {limit}" for limit in metadata["limits"])
-    packages = ", ".join(
-        f"{package} {version}" for package, version in metadata["packages"].items()
-    )
-    return f"""# {name}
-
-An s2s_keras preset that {metadata["description"]}: an LSTM encoder-decoder with
-Luong attention, {metadata["parameters"]:,} parameters, stored in {metadata["weights"]}
-({metadata["size_megabytes"]} MB).
-
-```python
-from s2s_keras import presets
-
-model = presets.load("{name}")
-model(["..."])  # decoded as below
-model.generate(["..."], method="greedy")  # other decoding settings
-model.export("exports/{name}")  # SavedModel, TFLite, .keras
-```
-
-`python -m s2s_keras.presets export {name} DIR` writes the export for programs that only
-load the SavedModel; `python -m s2s_keras.serve {name}` serves it over HTTP.
-
-## Scores on the test split ({scores["test_pairs"]} pairs)
-
-{table}
-
-The first row is this preset's stored weights with its decoding (below), reproduced by
-`tests/presets/test_shipped.py`; the last is the run's float32 model with the decoding the
-run scored with.
-
-## Data
-
-{data.get("source")}. License: {data.get("license", "see the data's source")}. Pairs: {pairs}
-(`{data.get("corpus")}`, split by group so no text is in two splits; see
-`s2s_keras/data/`).
-
-## Training
-
-    {training["command"]}
-
-{training["minutes"]} minutes of training, {training["epochs"]} epochs, {training["precision"]},
-on {training["machine"]}; made on {metadata["date"]} with {packages}.
-
-## Decoding
-
-{describe(GenerationConfig(**metadata["generation"]))}, at most {metadata["generation"]["max_length"]} subwords,
-chosen on validation pairs with `recipes/tune_decoding.py` (the test pairs were not read).
-
-## Limits
-
-{limits}
-
-## Examples (the first test pairs)
-
-{examples}
-"""
-
-
-def _short(text, limit=300):
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

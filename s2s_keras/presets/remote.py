@@ -16,7 +16,6 @@ missing file (404), a cut archive or a hostile one raise a `ValueError` naming
 the URL, and leave nothing in the cache.
 """
 
-import hashlib
 import os
 import pathlib
 import re
@@ -26,6 +25,8 @@ import tempfile
 import urllib.parse
 
 import keras
+
+from s2s_keras.utils.checksums import file_sha256
 
 SCHEMES = ("https", "http", "file")
 CONFIG = "config.json"
@@ -205,8 +206,4 @@ def pack(folder, archive):
                 with open(path, "rb") as file:
                     tar.addfile(info, file)
     os.replace(staged, archive)
-    digest = hashlib.sha256()
-    with open(archive, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(archive)

@@ -55,6 +55,8 @@ class DataConfig:
             (several workers read whole files); None sizes them by the text.
         data_service: a tf.data service dispatcher (`grpc://HOST:PORT`)
             whose workers prepare the training batches, or None.
+        test_version: the date of a built-in corpus's frozen test split
+            (`data/frozen.py`) to score on instead of today's, or None.
     """
 
     data: str | pathlib.Path | None = None
@@ -74,6 +76,7 @@ class DataConfig:
     tokenizer_sample: int = 100_000
     shards: int | None = None
     data_service: str | None = None
+    test_version: str | None = None
 
     @property
     def name(self):

@@ -90,6 +90,7 @@ def recipe_parser(description, task):
     data.add_argument("--max-train-pairs", type=positive_int, help="use at most this many training pairs")
     data.add_argument("--validation-pairs", type=positive_int, default=5000, help="validation pairs read, at most (default: %(default)s)")
     data.add_argument("--eval-pairs", type=positive_int, default=1000, help="test pairs scored at the end (default: %(default)s)")
+    data.add_argument("--test-version", metavar="DATE", help="score on the built-in corpus's test split frozen on DATE (e.g. 2026-12-03, or latest; python -m s2s_keras.data frozen lists them), the same pairs any day; default: the split of today's sources")
     data.add_argument("--vocab-size", type=positive_int, default=8000, help="subword vocabulary size, shared by source and target (default: %(default)s)")
     data.add_argument("--max-source-length", type=positive_int, default=96, help="source subwords kept; the rest is cut (default: %(default)s)")
     data.add_argument("--max-target-length", type=positive_int, default=24, help="target subwords at most, in training and generation (default: %(default)s)")

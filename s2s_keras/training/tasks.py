@@ -101,12 +101,12 @@ TASKS = {
                 "vocab_size": 4000,  # copying brings rare words: a small softmax
                 "embedding_dim": 128,
                 "units": 256,
-                "copy": True,  # ROUGE-1 40.3 against 22.6 without (README, v1 splits)
+                "copy": True,  # ROUGE-1 40.3 against 22.6 without (docs/results.md, v1 splits)
                 "coverage": True,  # 41.2 against 40.3 without: within noise
                 "epochs": 10,
                 "time_budget": 20.0,  # minutes of training: the run stays under 30
                 # Decoding, chosen on 1,000 validation pairs by
-                # recipes/tune_decoding.py (README, "Decoding controls").
+                # recipes/tune_decoding.py (docs/generation.md, "Decoding controls").
                 "method": "beam",
                 "length_penalty": 1.5,
                 "no_repeat_ngram_size": 2,  # words: no word bigram twice

@@ -3,7 +3,7 @@
 `Seq2SeqHyperModel` maps a keras-tuner `HyperParameters` onto
 `build_seq2seq` and `compile`, and forwards everything given to `fit`
 (callbacks included). Any keras-tuner tuner runs it, on one machine or in
-keras-tuner's chief/worker mode (see the README, "Tuning").
+keras-tuner's chief/worker mode (see docs/tuning.md).
 
     hypermodel = Seq2SeqHyperModel(vocab_size, vocab_size, fixed={"layers": 1})
     tuner = keras_tuner.RandomSearch(

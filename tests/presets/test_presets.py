@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,8 @@ import textwrap
 import pytest
 
 from s2s_keras import presets
+from s2s_keras.presets import frozen
+from s2s_keras.presets.card import model_card
 from s2s_keras.training.config import GenerationConfig
 from s2s_keras.training.evaluation import generate_texts
 from tests.export.test_export import run_without_s2s_keras
@@ -61,7 +64,8 @@ def made(tmp_path_factory, test_pairs):
 def test_the_folder_holds_the_weights_tokenizer_config_metadata_and_card(made):
     _, folder, preset = made
     assert sorted(path.name for path in folder.iterdir()) == [
-        "README.md", "config.json", "metadata.json", "tokenizer", "weights.npz",
+        "README.md", "config.json", "metadata.json", "test_pairs.jsonl", "tokenizer",
+        "weights.npz",
     ]  # fmt: skip
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["task"] == "summarize" and metadata["weights"] == "float16"
@@ -79,6 +83,43 @@ def test_the_folder_holds_the_weights_tokenizer_config_metadata_and_card(made):
     card = (folder / "README.md").read_text()
     for words in ("python recipes/summarize.py --quick", "lead-2 (baseline)", "20-minute default",
                   "## Limits", "## Examples", 'presets.load("tiny_summarizer")'):  # fmt: skip
+        assert words in card
+
+
+def test_the_scored_test_pairs_are_frozen_with_the_preset(made, test_pairs):
+    """make_preset stores the pairs its card was scored on, pinned by sha256,
+    so that `presets evaluate` reproduces the card any day."""
+    _, folder, preset = made
+    metadata = json.loads((folder / "metadata.json").read_text())
+    stored = metadata["frozen_test"]
+    assert stored["pairs"] == 30 and stored["scores"] == metadata["scores"]["preset"]
+    assert frozen.frozen_pairs(preset) == test_pairs
+    compared = frozen.evaluate(presets.load(folder))
+    assert all(abs(card - now) < 1e-6 for card, now in compared.values())
+    assert stored["sha256"] in (folder / "README.md").read_text()
+
+
+def test_the_card_gives_the_datas_provenance(made):
+    _, folder, _ = made
+    metadata = json.loads((folder / "metadata.json").read_text())
+    provenance = {
+        "corpus": "debian_descriptions",
+        "options": {},
+        "prepared": "2026-12-03",
+        "format_version": 4,
+        "split_rule_version": 2,
+        "sources": {"main_binary-amd64_Packages.lz4": "38163a87d0269f1a"},
+        "split_sizes": {"train": 55688, "validation": 3287, "test": 2833},
+    }
+    metadata["data"]["provenance"] = provenance
+    metadata["frozen_test"]["provenance"] = {**provenance, "prepared": "2026-12-04"}
+    card = model_card(metadata)
+    for words in (
+        "The corpus was prepared on 2026-12-03 (corpus format version 4, split rule "
+        "version 2), split sizes train 55,688, validation 3,287, test 2,833",
+        "| `main_binary-amd64_Packages.lz4` | `38163a87d0269f1a` |",
+        "They were drawn from the corpus prepared on 2026-12-04",
+    ):
         assert words in card
 
 
@@ -291,10 +332,6 @@ def test_the_server_serves_a_preset_by_name(made, tmp_path, monkeypatch):
 
 
 def test_frozen_test_pairs_are_pinned_and_scored_again(made, tmp_path, test_pairs):
-    import shutil
-
-    from s2s_keras.presets import frozen
-
     _, folder, _ = made
     copy = tmp_path / "tiny_summarizer"
     shutil.copytree(folder, copy)
@@ -308,5 +345,5 @@ def test_frozen_test_pairs_are_pinned_and_scored_again(made, tmp_path, test_pair
     assert compared and all(card == now for card, now in compared.values())
     with open(copy / "test_pairs.jsonl", "a") as file:
         file.write('{"source": "a", "target": "b"}\n')
-    with pytest.raises(ValueError, match="is not the file its metadata pins"):
+    with pytest.raises(ValueError, match="is not the file that was pinned"):
         frozen.frozen_pairs(reloaded)
