@@ -377,6 +377,7 @@ def test_the_same_seed_and_step_budget_give_the_same_metrics(pairs_file, tmp_pat
     assert scores[0] == scores[1]
 
 
+@pytest.mark.slow  # a whole recipe run (or several), 30-50 s
 def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
     pairs_file,
     tmp_path,

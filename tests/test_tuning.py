@@ -127,6 +127,7 @@ class CountedBatches(keras.callbacks.Callback):
         CountedBatches.clock.now += 1.0
 
 
+@pytest.mark.slow  # a whole recipe run (or several), 30-50 s
 def test_every_trial_gets_the_whole_time_budget(tmp_path, monkeypatch):
     # 3 trials of 30 one-second batches: the search takes far longer than
     # the 10-second budget, which each trial must get from its own start.

@@ -321,6 +321,7 @@ def test_the_data_service_prepares_each_training_pair_once_a_pass(
     assert len(labels) == local.sizes["train"]
 
 
+@pytest.mark.slow  # a whole recipe run (or several), 30-50 s
 def test_a_recipe_trains_from_the_data_service_in_epochs_of_the_steps_asked(
     pairs_file, tmp_path, data_service
 ):
