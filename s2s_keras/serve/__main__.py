@@ -1,11 +1,9 @@
 """`python -m s2s_keras.serve EXPORT_DIR`: an export served over TF Serving's REST API."""
 
 import argparse
-import contextlib
 import pathlib
 import re
 import sys
-import tempfile
 
 DESCRIPTION = """\
 Serve an export folder (a recipe's --output) over TF Serving's REST API, with
@@ -72,16 +70,17 @@ def default_name(directory):
     return name.lstrip("._-") or "model"
 
 
-def exported(export_or_preset, cleanup):
+def exported(export_or_preset):
     """The export folder to serve: the folder given, or a preset's export.
 
     A preset (a name such as `summarize_debian`, or a preset folder) is
-    exported to a temporary folder first (without TFLite), removed by
-    `cleanup` when the server stops. A bare name that is a preset's means
-    the preset, as `presets.load` reads it: a same-named folder of the
-    working directory is served only as `./NAME`.
+    served through its export (without TFLite), written once into the cache
+    and reused by later starts (`presets/exports.py`). A bare name that is a
+    preset's means the preset, as `presets.load` reads it: a same-named folder
+    of the working directory is served only as `./NAME`.
     """
     from s2s_keras import presets
+    from s2s_keras.presets.exports import cached_export
 
     path = pathlib.Path(export_or_preset)
     named_preset = presets.is_name(export_or_preset) and presets.is_preset(
@@ -95,45 +94,38 @@ def exported(export_or_preset, cleanup):
             f"of that name (presets: {', '.join(presets.list()) or 'none'}). Pass an "
             "export folder (the --output of a recipe) or a preset's name."
         )
-    folder = cleanup.enter_context(
-        tempfile.TemporaryDirectory(prefix="s2s_keras_serve.")
-    )
-    print(f"Exporting the preset {export_or_preset} ...", flush=True)
-    return presets.load(export_or_preset).export(
-        pathlib.Path(folder) / "export", tflite=False
-    )
+    return cached_export(export_or_preset, log=lambda line: print(line, flush=True))
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    with contextlib.ExitStack() as cleanup:  # a preset's temporary export
-        app, servable, name = _app(args, cleanup)
-        servable.warm_up()
-        base = f"http://{args.host}:{args.port}"
-        print(
-            f"Serving {name} (signatures: {', '.join(sorted(servable.signatures))})\n"
-            f"  page:    {base}/\n"
-            f"  predict: POST {base}/v1/models/{name}:predict",
-            flush=True,
-        )
-        import uvicorn
+    app, servable, name = _app(args)
+    servable.warm_up()
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"Serving {name} (signatures: {', '.join(sorted(servable.signatures))})\n"
+        f"  page:    {base}/\n"
+        f"  predict: POST {base}/v1/models/{name}:predict",
+        flush=True,
+    )
+    import uvicorn
 
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            access_log=args.access_log,
-        )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
 
 
-def _app(args, cleanup):
+def _app(args):
     """The app, its `Servable` and the model's name; bad input exits 2."""
     from s2s_keras.serve.app import create_app
     from s2s_keras.serve.servable import Servable
 
     try:
-        servable = Servable(exported(args.export, cleanup))
+        servable = Servable(exported(args.export))
         name = args.name or default_name(args.export)
         app = create_app(
             servable,

@@ -318,6 +318,7 @@ def test_the_server_serves_a_preset_by_name(made, tmp_path, monkeypatch):
 
     _, folder, preset = made
     monkeypatch.setenv("S2S_KERAS_PRESETS", str(folder.parent))
+    monkeypatch.setenv("S2S_KERAS_CACHE", str(tmp_path / "cache"))
     port = free_port()
     process = start("tiny_summarizer", tmp_path, "--port", str(port))
     try:
@@ -328,7 +329,38 @@ def test_the_server_serves_a_preset_by_name(made, tmp_path, monkeypatch):
     finally:
         process.terminate()
         process.communicate(timeout=60)
-    assert list(tmp_path.iterdir()) == []
+    # Nothing in the working folder; the export kept in the cache for the next start.
+    assert [path.name for path in tmp_path.iterdir()] == ["cache"]
+    exports = (tmp_path / "cache" / "exports").glob("tiny_summarizer-*")
+    (export,) = [path for path in exports if path.is_dir()]  # and its lock file
+    assert (export / "export.json").is_file() and (export / "saved_model").is_dir()
+
+
+def test_a_presets_export_is_made_once_and_made_again_when_it_changes(
+    made, tmp_path, monkeypatch
+):
+    """What `python -m s2s_keras.serve NAME` loads: the export is written on the
+    first start only; a changed preset gets its own."""
+    from s2s_keras.presets import exports
+
+    _, folder, _ = made
+    monkeypatch.setenv("S2S_KERAS_CACHE", str(tmp_path / "cache"))
+    first = exports.cached_export(folder, log=lambda _: None)
+    assert first.parent == tmp_path / "cache" / "exports"
+    assert first.name.startswith("tiny_summarizer-")
+    assert (first / "export.json").is_file() and not (first / "model.tflite").exists()
+
+    def no_second_export(_):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(exports, "load", no_second_export)
+    assert exports.cached_export(folder, log=lambda _: None) == first
+    changed = tmp_path / "tiny_summarizer"
+    shutil.copytree(folder, changed)
+    (changed / "README.md").write_text("# another card\n")
+    assert exports.fingerprint(changed) != exports.fingerprint(folder)
+    with pytest.raises(AssertionError, match="exported again"):
+        exports.cached_export(changed, log=lambda _: None)
 
 
 def test_frozen_test_pairs_are_pinned_and_scored_again(made, tmp_path, test_pairs):
