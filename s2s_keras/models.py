@@ -8,6 +8,7 @@ from s2s_keras.layers import Decoder
 from s2s_keras.layers import Encoder
 from s2s_keras.layers.luong_attention import SCORES
 from s2s_keras.losses import SmoothedSparseCrossentropy
+from s2s_keras.losses import sparse_nll_from_log_probs
 from s2s_keras.utils.checks import check_choice
 
 CROSS_ENTROPY = "cross_entropy"  # the metric name: logged as val_cross_entropy
@@ -29,15 +30,19 @@ def compile_seq2seq(model, learning_rate=2e-3, label_smoothing=0.0):
     models that differ there or in label smoothing; `val_cross_entropy` is,
     and it is what a search compares by default.
     """
+    from_log_probs = getattr(model.get_layer("decoder"), "returns_log_probs", False)
+    if from_log_probs:  # the copy decoder: no log-softmax of log-probabilities
+        cross_entropy = keras.metrics.MeanMetricWrapper(
+            sparse_nll_from_log_probs, name=CROSS_ENTROPY
+        )
+    else:
+        cross_entropy = keras.metrics.SparseCategoricalCrossentropy(
+            from_logits=True, name=CROSS_ENTROPY
+        )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=1.0),
-        loss=SmoothedSparseCrossentropy(label_smoothing),
-        metrics=[
-            "accuracy",
-            keras.metrics.SparseCategoricalCrossentropy(
-                from_logits=True, name=CROSS_ENTROPY
-            ),
-        ],
+        loss=SmoothedSparseCrossentropy(label_smoothing, from_log_probs),
+        metrics=["accuracy", cross_entropy],
     )
     return model
 

@@ -164,6 +164,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_backup(
     assert not backup.exists()  # a finished run removes its backup
 
 
+@pytest.mark.slow  # whole recipe or tuner runs, 20-30 s
 def test_a_fresh_run_in_a_used_folder_logs_only_its_own_epochs(pairs_file, tmp_path):
     output = tmp_path / "out"
     runner, model, train, validation = small_run(pairs_file, output)
@@ -191,6 +192,7 @@ class SlowFirstEpoch(keras.callbacks.Callback):
             time.sleep(self.seconds)
 
 
+@pytest.mark.slow  # whole recipe or tuner runs, 20-30 s
 def test_a_resumed_run_counts_the_minutes_trained_before_it_stopped(
     pairs_file, tmp_path
 ):

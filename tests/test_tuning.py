@@ -195,6 +195,7 @@ def trial_folders(directory):
     return sorted(path.name for path in (directory / "trials").glob("trial_*"))
 
 
+@pytest.mark.slow  # whole recipe or tuner runs, 20-30 s
 def test_search_writes_the_best_and_resumes_without_rerunning(pairs_file, tmp_path):
     tune = load_tune()
     best = tune.main(tune_args(pairs_file, tmp_path))

@@ -44,6 +44,7 @@ class CopyAttentionDecoder(AttentionDecoder):
     """
 
     keeps_source_ids = True
+    returns_log_probs = True  # `compile_seq2seq` reads them without a log-softmax
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
