@@ -17,12 +17,13 @@ is printed. Targets: <= 5 s and <= 10 s.
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+
+from serving import free_port
 
 TEXT = "GNU Emacs is the extensible, customizable, self-documenting display editor."
 TARGETS = {"load and first answer": 5.0, "server until it answers": 10.0}
@@ -59,12 +60,6 @@ def load_and_answer(preset):
     if result.returncode != 0 or not result.stdout.strip():
         raise RuntimeError(result.stderr[-2000:])
     return seconds
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def serve_and_answer(preset, timeout=300):

@@ -62,17 +62,16 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         if self.from_log_probs:
-            log_p = ops.cast(y_pred, "float32")
-            nll = sparse_nll_from_log_probs(y_true, log_p)
+            nll = sparse_nll_from_log_probs(y_true, y_pred)
         else:
             nll = keras.losses.sparse_categorical_crossentropy(
                 y_true, y_pred, from_logits=True
             )
-            if not self.label_smoothing:
-                return nll
-            log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
         if not self.label_smoothing:
             return nll
+        log_p = ops.cast(y_pred, "float32")
+        if not self.from_log_probs:
+            log_p = ops.log_softmax(log_p, axis=-1)
         uniform = -ops.mean(log_p, axis=-1)
         return (1.0 - self.label_smoothing) * nll + self.label_smoothing * uniform
 

@@ -27,6 +27,7 @@ from s2s_keras.data import bible
 from s2s_keras.data import debian
 from s2s_keras.data import wordnet
 from s2s_keras.data.cache import cache_dir
+from s2s_keras.data.frozen import corpus_key
 from s2s_keras.data.frozen import frozen_test_pairs
 from s2s_keras.data.shards import ShardedWriter
 from s2s_keras.data.shards import read_manifest
@@ -142,8 +143,7 @@ def corpus_provenance(name, shards=None, prepare=True, **options):
 
 def _corpus_folder(name, shards, options):
     key = {**options, "shards": shards} if shards else options
-    settings = [f"{key}={value}" for key, value in sorted(key.items())]
-    return cache_dir("corpora") / "-".join([name, *settings, f"v{FORMAT_VERSION}"])
+    return cache_dir("corpora") / f"{corpus_key(name, **key)}-v{FORMAT_VERSION}"
 
 
 def _log(message):

@@ -71,6 +71,30 @@ def versions(name, folder=None, **options):
     return sorted(read_index(folder).get(corpus_key(name, **options), {}))
 
 
+def frozen_entry(name, version, folder=None, **options):
+    """`(version, index entry)` of a corpus's frozen test split.
+
+    Args: as `frozen_test_pairs`.
+
+    Returns:
+        The version (`"latest"` resolved to the newest date) and its entry in
+        `index.json`: file, sha256, pairs and the corpus's provenance.
+
+    Raises:
+        ValueError: no such version, naming the versions there are.
+    """
+    key = corpus_key(name, **options)
+    frozen = read_index(folder).get(key, {})
+    if version == "latest" and frozen:
+        version = max(frozen)
+    if version not in frozen:
+        raise ValueError(
+            f"Invalid value for argument version. Frozen test splits of {key}: "
+            f"{sorted(frozen) or 'none'}. Received: version={version!r}"
+        )
+    return version, frozen[version]
+
+
 def frozen_test_pairs(name, version, folder=None, **options):
     """A corpus's frozen test pairs of `version`.
 
@@ -87,16 +111,7 @@ def frozen_test_pairs(name, version, folder=None, **options):
     Raises:
         ValueError: no such version, or its file is not the one pinned.
     """
-    key = corpus_key(name, **options)
-    frozen = read_index(folder).get(key, {})
-    if version == "latest" and frozen:
-        version = max(frozen)
-    if version not in frozen:
-        raise ValueError(
-            f"Invalid value for argument version. Frozen test splits of {key}: "
-            f"{sorted(frozen) or 'none'}. Received: version={version!r}"
-        )
-    entry = frozen[version]
+    _, entry = frozen_entry(name, version, folder, **options)
     return read_pinned_pairs(
         pathlib.Path(folder or FOLDER) / entry["file"], entry["sha256"]
     )

@@ -25,8 +25,7 @@ import tensorflow as tf
 
 from s2s_keras.data.corpora import SOURCES
 from s2s_keras.data.corpora import corpus_provenance
-from s2s_keras.data.frozen import corpus_key
-from s2s_keras.data.frozen import read_index
+from s2s_keras.data.frozen import frozen_entry
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.export import read_export
 from s2s_keras.presets.card import model_card
@@ -231,9 +230,9 @@ def _provenance(data):
         data.corpus, data.shards, prepare=False, **data.corpus_options
     )
     if provenance is not None and data.test_version is not None:
-        frozen = read_index()[corpus_key(data.corpus, **data.corpus_options)]
-        version = max(frozen) if data.test_version == "latest" else data.test_version
-        provenance["test_version"] = version
+        provenance["test_version"], _ = frozen_entry(
+            data.corpus, data.test_version, **data.corpus_options
+        )
     return provenance
 
 
@@ -242,8 +241,10 @@ def _test_provenance(provenance):
     on one, else the corpus's own."""
     if provenance is None or "test_version" not in provenance:
         return provenance
-    key = corpus_key(provenance["corpus"], **provenance["options"])
-    return read_index()[key][provenance["test_version"]]["provenance"]
+    _, entry = frozen_entry(
+        provenance["corpus"], provenance["test_version"], **provenance["options"]
+    )
+    return entry["provenance"]
 
 
 def _trained_and_baselines(scores):
