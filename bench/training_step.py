@@ -7,8 +7,10 @@ source length) for several builds of the step:
 - the code of another commit (`--before REV`, default: the commit before
   coverage lost its token-by-token LSTM), checked out in a temporary git
   worktree and imported from there;
-- this code, with and without coverage, with XLA (`jit_compile=True`) and
-  with `--precision mixed_bfloat16`.
+- this code, with and without coverage, with XLA (`jit_compile=True`),
+  with `--precision mixed_bfloat16` and on the JAX backend;
+- Keras's own composite of the same sizes (`bench/training.py`: Embedding,
+  LSTM, `keras.layers.Attention`, Dense), on TensorFlow and on JAX.
 
 Each build runs in its own process (so that two versions of s2s_keras never
 meet), on the same batches saved to a temporary file: one untimed pass
@@ -25,6 +27,7 @@ bfloat16, matmul measured here); and coverage's cost over copy alone.
     python bench/training_step.py                 # about 15 minutes on 2 cores
     python bench/training_step.py --quick         # fewer batches and rounds
     python bench/training_step.py --before HEAD~3 --builds after,after-copy
+    python bench/training_step.py --builds composite,after,after-copy,after-jax
     python bench/training_step.py --profile after   # where a step's time goes
 
 `--profile BUILD` traces one pass of that build with TensorFlow's profiler
@@ -60,6 +63,11 @@ BUILDS = {
     "after-xla-copy": ("after", {"coverage": False, "jit_compile": True}),
     "after-bfloat16": ("after", {"precision": "mixed_bfloat16"}),
     "after-xla": ("after", {"jit_compile": True}),
+    "composite": ("after", {"model": "composite"}),
+    "after-jax": ("after", {"backend": "jax"}),
+    "after-copy-jax": ("after", {"coverage": False, "backend": "jax"}),
+    "composite-jax": ("after", {"model": "composite", "backend": "jax"}),
+    "after-bfloat16-jax": ("after", {"precision": "mixed_bfloat16", "backend": "jax"}),
 }
 DESCRIPTIONS = {
     "before": "before: copy + coverage (the default)",
@@ -69,6 +77,11 @@ DESCRIPTIONS = {
     "after-xla-copy": "after: copy alone, float32, XLA (jit_compile=True)",
     "after-bfloat16": "after: copy + coverage, mixed_bfloat16 (the default where AMX is)",
     "after-xla": "after: copy + coverage, float32, XLA",
+    "composite": "Keras's own composite (bench/training.py), float32",
+    "after-jax": "after: copy + coverage, float32, on JAX",
+    "after-copy-jax": "after: copy alone, float32, on JAX",
+    "composite-jax": "Keras's own composite, float32, on JAX",
+    "after-bfloat16-jax": "after: copy + coverage, mixed_bfloat16, on JAX",
 }
 
 
@@ -139,15 +152,25 @@ def time_build(path, options, passes, profile_dir=None):
     keras.mixed_precision.set_global_policy(options.get("precision", "float32"))
     vocab_size, batches = load_batches(path)
     keras.utils.set_random_seed(0)
-    model = build_seq2seq(
-        vocab_size,
-        vocab_size,
-        embedding_dim=128,
-        units=256,
-        copy=True,
-        coverage=options.get("coverage", True),
-    )
-    compile_seq2seq(model)
+    if options.get("model") == "composite":
+        from training import composite  # bench/training.py
+
+        model = composite(vocab_size, embedding_dim=128, units=256)
+        model.compile(  # compile_seq2seq's optimizer, the keras.io loss and metric
+            keras.optimizers.Adam(2e-3, global_clipnorm=1.0),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+    else:
+        model = build_seq2seq(
+            vocab_size,
+            vocab_size,
+            embedding_dim=128,
+            units=256,
+            copy=True,
+            coverage=options.get("coverage", True),
+        )
+        compile_seq2seq(model)
     if options.get("jit_compile"):
         model.jit_compile = True  # the same loss and metrics, compiled by XLA
 
@@ -373,6 +396,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         job = json.loads(args.child)
+        # The backend is chosen before Keras is imported.
+        os.environ["KERAS_BACKEND"] = job["options"].get("backend", "tensorflow")
         import s2s_keras
 
         seconds = time_build(

@@ -11,6 +11,7 @@ exports a SavedModel (text in, text out), a TFLite file and a .keras file.
     python recipes/summarize.py                       # the whole job
     python recipes/summarize.py --quick               # a one-minute smoke run
     python recipes/summarize.py --no-copy --no-coverage   # plain attention
+    python recipes/summarize.py --backend jax         # train on JAX, export on TF
     python recipes/summarize.py --data my.jsonl --source-field article --target-field summary
     python recipes/summarize.py --data 'corpus/*.jsonl.gz' --steps-per-epoch 5000  # any size
     python recipes/summarize.py --model saved_models/summarize --predict "Some long text ..."
@@ -115,8 +116,8 @@ def train_and_export(task, config):
                 verbose=runner.verbose,
             )
         trained = training_run.finish(history)
-        if not runner.chief:
-            continue  # the chief scores and exports
+        if not runner.scores_here:
+            continue  # the chief scores and exports, on TensorFlow
 
         ## Generate and score
         rows[name], outputs = evaluate(
@@ -133,6 +134,8 @@ def train_and_export(task, config):
     if not runner.chief:
         print("Training done; the chief writes the scores and the export.")
         return 0
+    if not runner.scores_here:
+        runner.continue_on_tensorflow()  # a fresh process finds the trained models
     trained, outputs = results[0]
     return write_results(
         task.name,

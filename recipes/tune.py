@@ -10,6 +10,7 @@ recipe does.
     python recipes/tune.py --recipe summarize --max-trials 8
     python recipes/tune.py --recipe paraphrase --tuner bayesian --objective val_bleu
     python recipes/tune.py --recipe summarize --quick      # two tiny trials
+    python recipes/tune.py --recipe summarize --backend jax   # trials on JAX
 
 Several machines: start the same command on each, with the environment
 variables KERASTUNER_TUNER_ID ("chief" on one, "tuner0", "tuner1" ... on the
@@ -153,6 +154,12 @@ def main(argv=None):
         tokenizer.vocab_size, tokenizer.vocab_size, make_batches=make_batches, **space
     )
     maximize = args.objective not in MINIMIZED
+    if maximize and runner.backend != "tensorflow":
+        raise ValueError(
+            f"--objective {args.objective} scores generated text, which runs on "
+            "TensorFlow: pick a loss objective (val_cross_entropy) to search on "
+            f"{runner.backend}. Received: --backend {runner.backend}"
+        )
     objective = keras_tuner.Objective(args.objective, "max" if maximize else "min")
     tuner_options = (
         {"max_epochs": args.epochs}
@@ -228,6 +235,8 @@ def main(argv=None):
         )
         best_run = runner.training_run("best", model, output=args.export)
         trained = best_run.fit(train, validation, training.epochs, steps)
+        if not runner.scores_here:
+            runner.continue_on_tensorflow()  # the search resumes done, the model kept
         test_pairs = splits.take("test")
         scores, outputs = evaluate(
             trained.model,

@@ -36,6 +36,21 @@ def _test_cache():
 os.environ["S2S_KERAS_DATA"] = str(_test_cache())  # subprocesses inherit it
 
 
+def pytest_collection_modifyitems(config, items):
+    """On a backend other than TensorFlow, skips the tests marked `tensorflow`.
+
+    The layer and model tests run on JAX too (tests/test_backends.py runs
+    them there with KERAS_BACKEND=jax); generation and export are TensorFlow's.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"needs TensorFlow; the backend is {backend}")
+    for item in items:
+        if "tensorflow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def seeded():
     """Every test starts from the same random state, in float32."""

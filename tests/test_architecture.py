@@ -10,7 +10,8 @@ PACKAGE = pathlib.Path(__file__).parents[1] / "s2s_keras"
 # docs/architecture.md's table, bottom (0) to top; a module may import its
 # own level and the ones below it.
 LEVELS = [
-    ["_version", "utils", "utils.checks", "utils.atomic_files", "utils.checksums",
+    ["_version", "utils", "utils.backends", "utils.checks", "utils.atomic_files",
+     "utils.checksums",
      "utils.console",
      "special_tokens", "utils.keras_internals", "metrics", "utils.plotting"],
     ["data", "text"],

@@ -135,14 +135,22 @@ def freeze(name, pairs=PAIRS, folder=None, **options):
         .take(pairs)
         .as_numpy_iterator()
     ]
-    key = corpus_key(name, **options)
+    return freeze_pairs(corpus_key(name, **options), version, rows, provenance, folder)
+
+
+def freeze_pairs(key, version, pairs, provenance, folder=None):
+    """Writes `pairs` as version `version` of `key` and pins it in the index.
+
+    Returns:
+        The index entry: file, sha256, pairs, the day frozen and `provenance`.
+    """
     folder = pathlib.Path(folder or FOLDER)
     folder.mkdir(parents=True, exist_ok=True)
     file = f"{key}-{version}.jsonl"
     entry = {
         "file": file,
-        "sha256": write_pairs(folder / file, rows),
-        "pairs": len(rows),
+        "sha256": write_pairs(folder / file, pairs),
+        "pairs": len(pairs),
         "frozen": datetime.date.today().isoformat(),
         "provenance": provenance,
     }

@@ -172,7 +172,9 @@ class AttentionDecoder(Decoder):
         )
         return features, [*new_state, state[-1]], weights
 
-    def _attend_step(self, inputs, state, memory, memory_mask, training):
+    def _attend_step(
+        self, inputs, state, memory, memory_mask, training, between_masks=None
+    ):
         """One decoder step from an embedded input `(batch, embedding_dim)`.
 
         The state is `[h_1, c_1, ..., h_L, c_L]`, then c^att_{t-1} with input
@@ -184,7 +186,7 @@ class AttentionDecoder(Decoder):
         coverage = lstm_state.pop() if self.coverage else None
         if self.input_feeding:
             inputs = ops.concatenate([inputs, lstm_state.pop()], axis=-1)
-        query, new_state = self._run_step(inputs, lstm_state, training)
+        query, new_state = self._run_step(inputs, lstm_state, training, between_masks)
         context, weights = self.attention_layer(
             query, memory, memory_mask, coverage=coverage
         )
@@ -253,9 +255,14 @@ class AttentionDecoder(Decoder):
         # keras.ops.scan stacks outputs shaped like its carry, so the carry
         # holds the step's outputs too: [state..., [s_t; c^att_t], weights].
 
-        def one_step(carry, inputs_t):
+        def one_step(carry, step_inputs):  # step_inputs: [x_t, dropout masks...]
             features, state, weights = self._attend_step(
-                inputs_t, carry[:-2], memory, memory_mask, training
+                step_inputs[0],
+                carry[:-2],
+                memory,
+                memory_mask,
+                training,
+                between_masks=step_inputs[1:],
             )
             carry = [*state, features, weights]
             return carry, carry
@@ -266,11 +273,27 @@ class AttentionDecoder(Decoder):
         )  # (batch, units + memory_dim)
         no_weights = ops.zeros_like(memory[:, :, 0])  # (batch, S)
         time_major = ops.transpose(inputs, (1, 0, 2))  # (T, batch, embedding)
-        _, stacked = ops.scan(one_step, [*state, no_features, no_weights], time_major)
+        masks = self._between_masks(ops.shape(time_major)[:2], training)
+        _, stacked = ops.scan(
+            one_step, [*state, no_features, no_weights], [time_major, *masks]
+        )
         # (batch, T, units + memory_dim), (batch, T, S)
         return ops.transpose(stacked[-2], (1, 0, 2)), ops.transpose(
             stacked[-1], (1, 0, 2)
         )
+
+    def _between_masks(self, steps_and_batch, training):
+        """The dropout masks between layers for every step, `(T, batch, units)` each.
+
+        Drawn before the loop: a random draw inside a JAX scan would leak
+        its seed state out of the loop. Empty without dropout between layers.
+        """
+        if not (training and self.dropout and self.num_layers > 1):
+            return []
+        ones = ops.ones((*steps_and_batch, self.units), self.compute_dtype)
+        return [
+            self.dropout_layer(ones, training=True) for _ in range(self.num_layers - 1)
+        ]
 
     def compute_mask(self, target_ids, *args, return_attention=False, **kwargs):
         mask = ops.not_equal(target_ids, PAD_ID)

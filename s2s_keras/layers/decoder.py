@@ -161,12 +161,19 @@ class Decoder(keras.layers.Layer):
             )[0]
         return sequence  # (batch, T, units)
 
-    def _run_step(self, inputs, state, training):
-        """Advances every LSTM cell one token; returns s_t and the new state."""
+    def _run_step(self, inputs, state, training, between_masks=None):
+        """Advances every LSTM cell one token; returns s_t and the new state.
+
+        `between_masks`, if given, are the dropout masks (scaled, one per
+        layer after the first) to apply between layers instead of drawing
+        them: a step inside a JAX scan cannot draw random numbers.
+        """
         new_state = []
         output = inputs
         for index, layer in enumerate(self.recurrent_layers):
-            if index:
+            if index and between_masks:
+                output = output * ops.cast(between_masks[index - 1], output.dtype)
+            elif index:
                 output = self.dropout_layer(output, training=training)
             output, (h, c) = layer.cell(
                 output, state[2 * index : 2 * index + 2], training=training

@@ -21,7 +21,6 @@ layer starts as plain attention):
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from s2s_keras.utils.checks import check_bool
@@ -55,6 +54,32 @@ def masked_softmax(scores, mask):
     scores = ops.where(mask, scores, ops.cast(fill, scores.dtype))
     weights = ops.softmax(scores, axis=-1)
     return weights * ops.cast(mask, weights.dtype)
+
+
+def bounded_scan(step, initial, xs):
+    """`keras.ops.scan` whose loop XLA can compile on every backend.
+
+    On JAX `keras.ops.scan` is `jax.lax.scan`. On TensorFlow it is a
+    `tf.while_loop` without `maximum_iterations`, which XLA (`jit_compile`)
+    refuses; `tf.scan` bounds its loop by the length of `xs`.
+
+    Args:
+        step: `(carry, x) -> (carry, y)`, `y` of the carry's shape and dtype.
+        initial: the first carry (a tensor).
+        xs: tensor `(steps, ...)`, scanned along its first axis.
+
+    Returns:
+        A tuple `(last_carry, ys)`, `ys` stacked along a first axis of `steps`.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.scan(step, initial, xs)
+    import tensorflow as tf  # only where TensorFlow is the backend
+
+    def both(carry_and_y, x):  # tf.scan carries what it returns
+        return step(carry_and_y[0], x)
+
+    carries, ys = tf.scan(both, xs, (initial, ops.zeros_like(initial)))
+    return carries[-1], ys
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -226,19 +251,18 @@ class LuongAttention(keras.layers.Layer):
                 "coverage=True and queries (batch_size, Tq, dim). Received: "
                 f"coverage={self.coverage}, queries.shape={queries.shape}"
             )
-        with tf.name_scope(self.name):  # a method, not a call: name its ops
+        with keras.name_scope(self.name):  # a method, not a call: name its ops
             scores = self._scores(queries, memory)  # (batch, Tq, Tk)
             weight = ops.cast(self.coverage_weight, scores.dtype)
             mask = None if memory_mask is None else ops.cast(memory_mask, "bool")
 
-            def one_step(carry, scores_t):  # carry: (cov_t, alpha_{t-1})
-                weights = masked_softmax(scores_t + weight * carry[0], mask)
-                return carry[0] + weights, weights
+            def one_step(coverage, scores_t):  # cov_t -> (cov_{t+1}, alpha_t)
+                weights = masked_softmax(scores_t + weight * coverage, mask)
+                return coverage + weights, weights
 
             no_coverage = ops.zeros_like(scores[:, 0])  # (batch, Tk)
             time_major = ops.transpose(scores, (1, 0, 2))  # (Tq, batch, Tk)
-            # tf.scan, not keras.ops.scan: it bounds the loop, so XLA compiles it.
-            _, weights = tf.scan(one_step, time_major, (no_coverage, no_coverage))
+            _, weights = bounded_scan(one_step, no_coverage, time_major)
             weights = ops.transpose(weights, (1, 0, 2))  # (batch, Tq, Tk)
             return ops.matmul(weights, memory), weights
 

@@ -1,11 +1,12 @@
 """Micro-batching with a share for every client: batches of rows, taken in turns.
 
 A request becomes a job of rows. One worker task builds each call of a
-signature from the jobs that wait: a job that two calls have passed over
-since its own last one first (the one that has waited longest), else the
-job that has had the least of the model so far (least attained service).
-So a small request goes before a large one's next rows, and a large one
-still gets one call in three at least, however many small ones keep coming
+signature from the jobs that wait: a job that `PASSED_OVER` (4) calls have
+passed over since its own last one first (the one that has waited longest),
+else the job that has had the least of the model so far (least attained
+service). So a small request goes before a large one's next rows, and a
+large one still gets one call in five at least, however many small ones
+keep coming
 (TF Serving's batching, with its large-batch splitting):
 
     job A (80 rows)  ->  A[0:32]  ·  B[0:1] C[0:2] A[32:61]  ·  A[61:80]
@@ -44,8 +45,8 @@ import dataclasses
 import numpy as np
 
 # Calls that may pass over a waiting job before it goes first: a large job
-# gets one call in three at least, while small ones keep coming.
-PASSED_OVER = 2
+# gets one call in five at least, while small ones keep coming.
+PASSED_OVER = 4
 
 
 class Busy(Exception):

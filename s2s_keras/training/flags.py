@@ -20,6 +20,8 @@ import pathlib
 import re
 import sys
 
+import keras
+
 from s2s_keras import presets
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
@@ -36,6 +38,8 @@ from s2s_keras.training.distribute import PRECISIONS
 from s2s_keras.training.distribute import STRATEGIES
 from s2s_keras.training.runner import TrainingDiverged
 from s2s_keras.utils import checks
+from s2s_keras.utils.backends import BACKENDS
+from s2s_keras.utils.backends import run_again_on
 
 
 def flag_type(convert, check):
@@ -121,6 +125,7 @@ def recipe_parser(description, task):
     training.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps in all, for each model trained: a budget that does not depend on the machine, so the same --seed gives the same metrics")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     training.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy; multi-worker reads TF_CONFIG (default: %(default)s)")
+    training.add_argument("--backend", choices=BACKENDS, help="the Keras backend to train on: jax trains on JAX (the [jax] extra), then scores and exports on TensorFlow in a fresh process; multi-worker needs tensorflow. The command starts again on the backend asked for unless KERAS_BACKEND already names it (default: KERAS_BACKEND, else tensorflow)")
     training.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: mixed_bfloat16 where the machine multiplies bfloat16 natively (GPUs from Ampere, CPUs with AMX), else float32; generation and export compute in float32 (default: %(default)s)")
     training.add_argument("--compare-no-attention", action=argparse.BooleanOptionalAction, default=False, help="also train and score the plain seq2seq with the same settings (default: %(default)s)")
 
@@ -158,6 +163,7 @@ def parse(parser, argv=None):
     Returns:
         The `argparse.Namespace`; `attention` is None for "none".
     """
+    command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--quick" in argv:
         parser.set_defaults(
@@ -166,6 +172,7 @@ def parse(parser, argv=None):
             eval_pairs=min(parser.get_default("eval_pairs"), QUICK_PAIRS["test"]),
         )
     args = parser.parse_args(argv)
+    _run_on_the_backend_asked(args, command_line)
     if args.max_steps and not any(flag.startswith("--time-budget") for flag in argv):
         args.time_budget = None  # the step budget alone: the same on any machine
     if (args.model is None) != (args.predict is None):
@@ -174,6 +181,26 @@ def parse(parser, argv=None):
         parser.error("give --data or --tfds, not both")
     args.attention = None if args.attention == "none" else args.attention
     return args
+
+
+def _run_on_the_backend_asked(args, command_line):
+    """Sets `args.backend`; starts the command again if it names another backend.
+
+    Raises:
+        ValueError: another backend is asked for in arguments that are not
+            this process's command line (they cannot be run again).
+    """
+    backend = keras.backend.backend()
+    if args.backend is None or args.backend == backend:
+        args.backend = backend
+        return
+    if not command_line:
+        raise ValueError(
+            f"--backend {args.backend}: Keras runs on {backend} in this process; "
+            f"set KERAS_BACKEND={args.backend} before importing keras. Received: "
+            f"--backend {args.backend}"
+        )
+    run_again_on(args.backend, f"--backend {args.backend}: starting again on it")
 
 
 def run_config(args, corpus_options=None):

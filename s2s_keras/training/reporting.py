@@ -124,6 +124,7 @@ def write_results(
         "epochs": len(trained.history.get("loss", [])),
         # What --precision chose (the Runner set it); scores are float32's.
         "precision": keras.mixed_precision.global_policy().name,
+        "backend": trained.backend,  # of training; scores and export are TensorFlow's
         "pairs": dict(sizes),
         "config": config.flags,
         "examples": examples,

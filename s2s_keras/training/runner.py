@@ -37,6 +37,7 @@ from s2s_keras.training.callbacks import budgets
 from s2s_keras.training.callbacks import plateau
 from s2s_keras.training.config import TrainingConfig
 from s2s_keras.utils.atomic_files import atomic_path
+from s2s_keras.utils.backends import run_again_on
 from s2s_keras.utils.console import log
 
 TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
@@ -48,11 +49,12 @@ class TrainingDiverged(RuntimeError):
 
 @dataclasses.dataclass
 class TrainedModel:
-    """A trained model, its per-epoch history and the minutes it trained."""
+    """A trained model, its per-epoch history, the minutes and backend it trained on."""
 
     model: keras.Model
     history: dict
     minutes: float
+    backend: str = "tensorflow"
 
 
 class Runner:
@@ -69,12 +71,29 @@ class Runner:
         worker_index: this machine's place among them (0 is the chief); the
             training data is split by it (`data.Splits`).
         verbose: the `fit` verbosity: a line an epoch under CI, else a bar.
+        backend: the Keras backend models train on (`"tensorflow"`, `"jax"`).
+        scores_here: whether this process scores and exports what it trains:
+            the chief on TensorFlow. A chief on another backend hands its
+            trained models over (`continue_on_tensorflow`).
+
+    Raises:
+        ValueError: a distribution strategy on a backend other than
+            TensorFlow (`tf.distribute` is TensorFlow's).
     """
 
     def __init__(self, output, training=None):
         self.output = pathlib.Path(output)
         self.training = training or TrainingConfig()
+        self.backend = keras.backend.backend()
         self.strategy = distribute.get_strategy(self.training.strategy)
+        if self.backend != "tensorflow" and (
+            self.strategy is not tf.distribute.get_strategy()
+        ):
+            raise ValueError(
+                f"--backend {self.backend} trains on one device; "
+                f"--strategy {self.training.strategy} (here "
+                f"{type(self.strategy).__name__}) needs --backend tensorflow."
+            )
         self.precision = distribute.set_precision(self.training.precision)
         if self.training.precision == "auto":
             log(f"Precision: {self.precision} (--precision auto on this machine)")
@@ -89,6 +108,26 @@ class Runner:
     def scope(self):
         """The strategy's scope: build and compile models inside it."""
         return self.strategy.scope()
+
+    @property
+    def scores_here(self):
+        return self.chief and self.backend == "tensorflow"
+
+    def continue_on_tensorflow(self):
+        """Runs this program's command again on TensorFlow, in this process's place.
+
+        Generation, scoring and export are TensorFlow's. A run that trained
+        on another backend has kept each trained model in its run folder
+        (`TrainingRun.finish`, a `.keras` file any backend loads); the same
+        command with `--backend tensorflow` finds them, skips training and
+        goes on (`backends.run_again_on`). Never returns.
+        """
+        run_again_on(
+            "tensorflow",
+            f"Trained on {self.backend}; scoring and exporting on TensorFlow, "
+            "in a fresh process",
+            ["--backend", "tensorflow"],
+        )
 
     def training_run(self, name, model, callbacks=(), output=None):
         """The `TrainingRun` of `model` in `<output>/runs/<name>/`.
@@ -212,14 +251,17 @@ class TrainingRun:
                 f"{self.folder / 'backup'}: lower --learning-rate (or check the "
                 "data) and run the same command again to resume from it."
             )
+        backend = self.runner.backend
         if not self.runner.chief:
-            return TrainedModel(self.model, history.history, self.minutes)
+            return TrainedModel(self.model, history.history, self.minutes, backend)
         model = self.runner.plain(self.model)
-        trained = TrainedModel(model, read_history(self.history_file), self.minutes)
+        trained = TrainedModel(
+            model, read_history(self.history_file), self.minutes, backend
+        )
         # The minutes go first: the model file, renamed into place last, is
         # what says both are there.
         self.trained_file.with_suffix(".json").write_text(
-            json.dumps({"minutes": trained.minutes})
+            json.dumps({"minutes": trained.minutes, "backend": backend})
         )
         with atomic_path(self.trained_file) as staging:
             model.save(staging)
@@ -237,9 +279,12 @@ class TrainingRun:
             log(f"{self.trained_file} was built with other flags: training anew.")
             return None
         log(f"Training was done before this run stopped: using {self.trained_file}")
-        minutes = json.loads(self.trained_file.with_suffix(".json").read_text())
+        kept = json.loads(self.trained_file.with_suffix(".json").read_text())
         return TrainedModel(
-            earlier, read_history(self.history_file), minutes["minutes"]
+            earlier,
+            read_history(self.history_file),
+            kept["minutes"],
+            kept.get("backend", "tensorflow"),
         )
 
 

@@ -107,17 +107,18 @@ def test_model_fit_minimizes_the_weighted_coverage_loss(tmp_path):
     assert decoder_loss > 0
     history = model.fit(inputs, labels, epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    for method in ("greedy", "beam"):
-        assert (
-            generate(model, SOURCE_IDS, max_length=5, method=method)[
-                "target_ids"
-            ].shape[0]
-            == 2
-        )
     model.save(tmp_path / "coverage.keras")
     reloaded = keras.saving.load_model(tmp_path / "coverage.keras", safe_mode=True)
     assert reloaded.get_layer("decoder").coverage_loss_weight == 10.0
     assert_allclose(reloaded(inputs), model(inputs), atol=1e-6)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_model_with_coverage_generates(method):
+    model = build_seq2seq(VOCAB, VOCAB, 4, 8, copy=True, coverage=True)
+    ids = generate(model, SOURCE_IDS, max_length=5, method=method)["target_ids"]
+    assert ids.shape[0] == 2
 
 
 def test_coverage_needs_attention():
@@ -164,6 +165,7 @@ def step_by_step(decoder, memory, memory_mask, states, extra):
     return np.stack(outputs, 1), np.stack(weights, 1)
 
 
+@pytest.mark.tensorflow  # tf.GradientTape
 def test_coverage_gradients_equal_the_step_paths():
     """Training sees the same function as generation: gradients agree too."""
     import tensorflow as tf

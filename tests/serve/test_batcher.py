@@ -11,6 +11,7 @@ from s2s_keras.serve import DeadlineExceeded
 from s2s_keras.serve import MicroBatcher
 from s2s_keras.serve import Overloaded
 from s2s_keras.serve import RequestError
+from s2s_keras.serve.batcher import PASSED_OVER
 from s2s_keras.serve.tensors import TensorSpec
 
 
@@ -285,16 +286,16 @@ def test_a_request_that_would_bring_the_waiting_tokens_past_the_limit_is_refused
 
 
 def test_a_large_request_is_not_starved_by_a_stream_of_small_ones():
-    """Small requests go first, but a job passed over by two calls goes next:
-    with a new small request coming during every call, the large one still
-    gets one call in three."""
+    """Small requests go first, but a job passed over by `PASSED_OVER` calls
+    goes next: with a new small request coming during every call, the large
+    one still gets one call in `PASSED_OVER + 1`."""
     import time
 
     class Streaming(Upper):
         """Each call, while it runs, has a new small request sent."""
 
         def __call__(self, inputs):
-            if len(self.batches) < 12:
+            if len(self.batches) < 4 * (PASSED_OVER + 1):
                 self.loop.call_soon_threadsafe(self.send_small)
                 time.sleep(0.05)  # the small request is in line before the call ends
             return super().__call__(inputs)
@@ -318,6 +319,11 @@ def test_a_large_request_is_not_starved_by_a_stream_of_small_ones():
     large, _ = run(requests, timeout_ms=0, max_batch_size=2)
     assert large["text"].tolist() == [f"R{i}" for i in range(8)]
     with_large = [i for i, b in enumerate(signature.batches) if b[0].startswith("r")]
-    assert with_large == [0, 3, 6, 9], signature.batches  # one call in three
-    # and two small requests went before each of the large one's next calls
-    assert all(signature.batches[i][0].startswith("s") for i in (1, 2, 4, 5, 7, 8))
+    every = PASSED_OVER + 1  # one call in five
+    assert with_large == [0, every, 2 * every, 3 * every], signature.batches
+    # and PASSED_OVER small requests went before each of the large one's next calls
+    assert all(
+        signature.batches[i][0].startswith("s")
+        for i in range(1, 3 * every)
+        if i % every
+    )
