@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import types
 
 import keras
 import numpy as np
@@ -22,6 +23,7 @@ from s2s_keras.export import write_export
 from s2s_keras.text import SubwordTokenizer
 from s2s_keras.training import flags
 from s2s_keras.training import tasks
+from s2s_keras.utils import backends
 from s2s_keras.utils.backends import check_backend
 from s2s_keras.utils.backends import run_again_on
 from tests.test_case import assert_allclose
@@ -57,8 +59,22 @@ def test_another_backend_is_refused_where_the_command_cannot_start_again():
     # process's command line, so nothing can start again on JAX.
     with pytest.raises(ValueError, match="set KERAS_BACKEND=jax before importing"):
         flags.parse(parser, ["--quick", "--backend", "jax"])
+
+
+def test_only_a_script_file_is_started_again(monkeypatch, tmp_path):
+    script = tmp_path / "recipe.py"
+    main = types.ModuleType("__main__")
+    main.__file__, main.__spec__ = str(script), None
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setattr(sys, "argv", [str(script), "--quick"])
+    assert backends.started_as_script()  # python recipe.py --quick
+    main.__spec__ = object()  # python -m a_module (pytest, say)
+    assert not backends.started_as_script()
     with pytest.raises(RuntimeError, match="run the recipe as a script"):
-        run_again_on("tensorflow", "a test")
+        run_again_on("tensorflow", "a test")  # refused: nothing is executed
+    main.__spec__ = None
+    monkeypatch.setattr(sys, "argv", ["-c"])  # python -c "..."
+    assert not backends.started_as_script()
 
 
 @needs_jax
