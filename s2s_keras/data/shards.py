@@ -268,6 +268,11 @@ def read_pairs(files, workers=1, index=0, seed=None, records=None):
 
     def one_pass(paths, expected):
         """This worker's records of one pass over the files in this order."""
+        if workers == 1:
+            # All the files, however many this pass holds: under the tf.data
+            # service a pass may hold only the files it was handed (a mask
+            # of len(files) would then index past them).
+            return _interleaved(paths, expected, len(files), counted)
         mine = _interleaved(
             tf.boolean_mask(paths, dealt),
             tf.boolean_mask(expected, dealt),
