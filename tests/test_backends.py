@@ -5,6 +5,7 @@ tests are skipped. Each JAX program runs in a process of its own: Keras
 reads its backend once, and this process's is TensorFlow.
 """
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -31,7 +32,7 @@ from tests.text.test_tokenizer import corpus
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 needs_jax = pytest.mark.skipif(
-    __import__("importlib").util.find_spec("jax") is None,
+    importlib.util.find_spec("jax") is None,
     reason='JAX is not installed (pip install "s2s_keras[jax]")',
 )
 
