@@ -53,7 +53,7 @@ def build_parser():
     parser.add_argument("--max-batch-size", type=int, default=32, help="rows in one call of the model at most; a larger request is split into calls of this size that take turns with the other requests (default: %(default)s)")
     parser.add_argument("--max-rows", type=int, default=256, help="rows in one request at most; more are answered 413 (default: %(default)s)")
     parser.add_argument("--max-output-tokens", type=int, default=8192, help="rows times the output length (max_length) one request may ask for; more are answered 413. A row asking for k times the export's max_length counts as k rows in a call of --max-batch-size (default: %(default)s)")
-    parser.add_argument("--max-queued-tokens", type=int, default=12288, help="output tokens (rows x max_length) the waiting requests may ask for at most; a request that would pass it is answered 429 with Retry-After, unless nothing waits (default: %(default)s)")
+    parser.add_argument("--max-queued-tokens", type=int, default=8192, help="output tokens (rows x max_length) the waiting requests may ask for at most; a request that would pass it is answered 429 with Retry-After, unless nothing waits (default: %(default)s)")
     parser.add_argument("--request-timeout-s", type=float, default=30.0, help="seconds a request may take, waiting included; past them 504, and its rows not yet run are dropped (default: %(default)s)")
     parser.add_argument("--batch-timeout-ms", type=float, default=5.0, help="how long a request waits for others to run with (default: %(default)s)")
     parser.add_argument("--max-queued", type=int, default=256, help="requests waiting at most; more are answered 503 (default: %(default)s)")

@@ -58,7 +58,7 @@ def create_app(
     max_rows=256,
     request_timeout_s=30.0,
     max_output_tokens=8192,
-    max_queued_tokens=12288,
+    max_queued_tokens=8192,
 ):
     """The Starlette app serving `servable` as model `name`.
 

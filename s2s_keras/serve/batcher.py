@@ -1,38 +1,45 @@
 """Micro-batching with a share for every client: batches of rows, taken in turns.
 
-A request becomes a job of rows. One worker task builds each call of a
-signature from the jobs that wait: a job that `PASSED_OVER` (4) calls have
-passed over since its own last one first (the one that has waited longest),
-else the job that has had the least of the model so far (least attained
-service). So a small request goes before a large one's next rows, and a
-large one still gets one call in five at least, however many small ones
-keep coming
-(TF Serving's batching, with its large-batch splitting):
+A request becomes a job of rows. A job that fits one call (`max_batch_size`
+rows) is small; a larger one is large, and split into calls (TF Serving's
+large-batch splitting). One worker task builds each call of a signature
+from the jobs that wait:
 
-    job A (80 rows)  ->  A[0:32]  ·  B[0:1] C[0:2] A[32:61]  ·  A[61:80]
-    job B (1 row)        (the first call of A's rows; then B and C, which
-    job C (2 rows)        came meanwhile and had nothing yet, with A's next)
+- Small jobs go first, in order of arrival, several to a call. A call that
+  a small job leads holds small jobs only, so it takes the time they need.
+- Large jobs get a third of the model's time (`LARGE_SHARE`) while small
+  ones keep coming: once the calls that small jobs led since the last large
+  call took twice as long as it, a large job leads the next (the one whose
+  last call is the oldest: large jobs take turns). While small jobs wait it
+  takes half a call's rows, and small ones of its kind fill the room left.
+  So a small request waits for one large call at most, a short one, and
+  when only large jobs wait they get every call, whole.
 
-- A call holds at most `max_batch_size` rows. A job with more is split: it
-  gives the rows that fit and waits behind the jobs that have had less, so
-  a request of any size holds the worker for one call at a time and a small
-  request that comes meanwhile waits for one call at most. A row may count
-  for more than one (`row_cost`: a request for outputs 4 times the export's
-  length counts each row 4 times), so that a call costs about the same
-  whatever its requests ask for.
-- The first job of a call may wait up to `timeout_ms` for others to fill it
-  (TF Serving's `batch_timeout_micros`). Jobs share a call when their
-  signature is batchable and their scalar settings are the same.
+    job A (80 rows)  ->  A[0:32]  ·  B[0:1] C[0:2]  ·  A[32:48] D[0:1]  ·  ...
+    job B, C (1, 2 rows)  came during A's first call: their own call, then
+    job D (1 row)         A's next half call (D rides in the room left)
+
+- A row may count for more than one (`row_cost`: a request for outputs 4
+  times the export's length counts each row 4 times), so that a call costs
+  about the same whatever its requests ask for.
+- The first small job of a call may wait up to `timeout_ms` for other small
+  ones to fill it (TF Serving's `batch_timeout_micros`); before a large job
+  leads a call out of its turn, the worker waits as long for a small one
+  (the clients of the call just answered send their next requests). Jobs
+  share a call when their signature is batchable and their scalar settings
+  are the same.
 - A job whose rows are all answered gets its outputs back in order (the
   pieces padded to a common shape as one call would pad them, with 0 or
   `""`).
 - Bounds: at most `max_queued` jobs wait (one more is refused at once,
-  `Busy`, answered 503); a job that would bring the output tokens waiting
-  (rows times the length each asks for) over `max_queued_tokens` is refused
-  at once unless nothing waits (`Overloaded`, answered 429), so that the
-  work waiting stays what the model does in a few seconds; a job not
-  answered within `request_timeout_s` raises `DeadlineExceeded` (answered
-  504) and its rows not yet run are dropped.
+  `Busy`, answered 503). A job that would bring the output tokens that jobs
+  of its size wait for (rows times the length each asks for; large and
+  small jobs counted apart, so large ones never crowd small ones out) over
+  `max_queued_tokens` is refused at once unless none of them waits
+  (`Overloaded`, answered 429), so that the work waiting stays what the
+  model does in a few seconds. A job not answered within
+  `request_timeout_s` raises `DeadlineExceeded` (answered 504) and its rows
+  not yet run are dropped.
 
 Each call runs in one thread beside the event loop, so the server keeps
 reading requests while the model runs.
@@ -41,12 +48,16 @@ reading requests while the model runs.
 import asyncio
 import concurrent.futures
 import dataclasses
+import time
 
 import numpy as np
 
-# Calls that may pass over a waiting job before it goes first: a large job
-# gets one call in five at least, while small ones keep coming.
-PASSED_OVER = 4
+# The model's time that large jobs get while small ones keep coming: a large
+# job leads a call once the calls led by small ones since the last large
+# call took (1 - LARGE_SHARE) / LARGE_SHARE times as long as it, so a small
+# request waits for one large call at most, and the large ones still finish
+# within the deadline when the waiting work is at --max-queued-tokens.
+LARGE_SHARE = 1 / 3
 
 
 class Busy(Exception):
@@ -68,6 +79,7 @@ class _Job:
     rows: int
     future: asyncio.Future
     row_cost: int = 1  # what one row counts for in a call's max_batch_size
+    large: bool = False  # its rows take more than one call
     length: int = 1  # output tokens a row asks for
     arrival: int = 0  # the job's number, in order of arrival
     last_call: int = 0  # the call it last had a place in (at arrival: the count so far)
@@ -90,13 +102,13 @@ class _Job:
     def left(self):
         return self.rows - self.taken
 
-    def turn(self, calls):
-        """The order of turns after `calls` calls: a job passed over by
-        `PASSED_OVER` calls since its last one first, the longest waiting
-        first; then least attained service, then arrival."""
-        if calls >= self.last_call + PASSED_OVER:
-            return 0, self.last_call, self.arrival
-        return 1, self.taken * self.row_cost, self.arrival
+    def turn(self, large_first):
+        """The job's place in the order of turns: small jobs by arrival
+        before large ones, or after them when it is the large ones' turn
+        (`large_first`); large jobs by their last call, the oldest first."""
+        if self.large:
+            return (0 if large_first else 2), self.last_call, self.arrival
+        return 1, 0, self.arrival
 
     def take(self, count):
         """The next `count` rows: `(first row, count, inputs)`."""
@@ -127,8 +139,10 @@ class MicroBatcher:
         timeout_ms: how long the first request of a call waits for others.
         max_queued: requests waiting at most; one more is refused (`Busy`).
         max_queued_tokens: output tokens (rows times the length each asks
-            for) waiting at most; a request that would pass it is refused
-            (`Overloaded`) unless nothing waits. None: no limit.
+            for) waiting at most, for large requests (more rows than one
+            call holds) and for small ones apart; a request that would pass
+            its kind's is refused (`Overloaded`) unless none of its kind
+            waits. None: no limit.
         request_timeout_s: seconds a request may take, queueing included;
             past it `DeadlineExceeded`, and its rows not yet run are
             dropped. None: no limit.
@@ -174,6 +188,8 @@ class MicroBatcher:
         self._arrivals = 0
         self.calls = 0  # signature calls made: fewer than requests when batching works
         self._line = []  # jobs with rows not yet taken
+        self._large_seconds = 0.0  # the last call a large job led
+        self._small_seconds = 0.0  # the calls small jobs led since then
         self._arrived = None
         self._worker = None
         self._executor = None
@@ -191,10 +207,14 @@ class MicroBatcher:
             pass
         self._executor.shutdown(wait=True)
 
-    @property
-    def queued_tokens(self):
-        """Output tokens the waiting rows ask for."""
-        return sum(job.left * job.length for job in self._line)
+    def queued_tokens(self, large=None):
+        """Output tokens the waiting rows ask for: of every job, or of the
+        large ones (`large=True`) or the small ones (`False`)."""
+        return sum(
+            job.left * job.length
+            for job in self._line
+            if large is None or job.large == large
+        )
 
     async def submit(self, signature, inputs, rows, row_cost=1, length=1):
         """Runs `signature` on `inputs` (`rows` rows) in batches; returns its outputs.
@@ -205,8 +225,9 @@ class MicroBatcher:
 
         Raises:
             Busy: the queue is full.
-            Overloaded: the request would bring the waiting output tokens
-                over `max_queued_tokens`.
+            Overloaded: the request would bring the output tokens that
+                requests of its size wait for (large or small) over
+                `max_queued_tokens`.
             DeadlineExceeded: not answered within `request_timeout_s`.
             Exception: what the signature raised (`RequestError` for input
                 it refused).
@@ -215,20 +236,24 @@ class MicroBatcher:
             raise Busy(
                 f"the server is busy: {self.max_queued} requests are waiting; retry later"
             )
-        tokens, waiting = rows * length, self.queued_tokens
+        row_cost = max(1, int(row_cost))
+        large = rows * row_cost > self.max_batch_size
+        tokens, waiting = rows * length, self.queued_tokens(large)
         if (
             self.max_queued_tokens is not None
             and waiting
             and waiting + tokens > self.max_queued_tokens
         ):
+            kind = "large" if large else "small"
             raise Overloaded(
-                f"the server is loaded: {waiting} output tokens wait and this request "
-                f"asks for {tokens}, over the {self.max_queued_tokens} that may wait "
-                "(--max-queued-tokens); retry in a few seconds, or send fewer rows"
+                f"the server is loaded: {waiting} output tokens of {kind} requests "
+                f"wait and this request asks for {tokens}, over the "
+                f"{self.max_queued_tokens} that may wait (--max-queued-tokens); "
+                "retry in a few seconds, or send fewer rows"
             )
         future = asyncio.get_running_loop().create_future()
         self._arrivals += 1
-        job = _Job(signature, inputs, rows, future, max(1, int(row_cost)), length)
+        job = _Job(signature, inputs, rows, future, row_cost, large, length)
         job.arrival, job.last_call = self._arrivals, self.calls
         self._line.append(job)
         self._arrived.set()
@@ -248,13 +273,42 @@ class MicroBatcher:
             self._drop_gone()
             if not self._line:
                 continue
-            key = min(self._line, key=lambda job: job.turn(self.calls)).batch_key()
-            if key is not None:
+            first = self._first()
+            if first.large and not self._large_turn:
+                await self._arrival(self.timeout)  # out of turn: a small one may come
+                self._drop_gone()
+                if not self._line:
+                    continue
+                first = self._first()
+            key = first.batch_key()
+            if not first.large and key is not None:
                 await self._fill(key)
                 self._drop_gone()
                 if not self._line:
                     continue
             await self._run(self._next_call())
+
+    def _first(self):
+        """The job whose turn it is."""
+        return min(self._line, key=self._turn)
+
+    @property
+    def _large_turn(self):
+        """Whether large jobs go first: small ones have had their share."""
+        return self._small_seconds * LARGE_SHARE >= self._large_seconds * (
+            1 - LARGE_SHARE
+        )
+
+    def _turn(self, job):
+        return job.turn(large_first=self._large_turn)
+
+    async def _arrival(self, seconds):
+        """Waits up to `seconds` for a job to arrive."""
+        self._arrived.clear()
+        try:
+            await asyncio.wait_for(self._arrived.wait(), seconds)
+        except TimeoutError:
+            pass
 
     def _drop_gone(self):
         """Jobs whose request went away (deadline, disconnect) leave the line."""
@@ -262,34 +316,44 @@ class MicroBatcher:
             self._line.remove(job)
 
     async def _fill(self, key):
-        """Waits up to the timeout for rows that can share the first job's call."""
+        """Waits up to the timeout for small jobs that can share the call."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while (
-            sum(job.left * job.row_cost for job in self._line if job.batch_key() == key)
+            sum(
+                job.left * job.row_cost
+                for job in self._line
+                if not job.large and job.batch_key() == key
+            )
             < self.max_batch_size
         ):
             left = deadline - loop.time()
             if left <= 0:
                 return
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), left)
-            except TimeoutError:
+            await self._arrival(left)
+            if not self._arrived.is_set():
                 return
 
     def _next_call(self):
         """The pieces of the next call: the rows of the job whose turn it is,
-        then of the jobs of its kind, in turn."""
-        in_turn = sorted(self._line, key=lambda job: job.turn(self.calls))
+        then of the jobs of its kind, in turn (only small ones in a call that
+        a small one leads, so that it stays as short as they are, or that a
+        large one leads while small ones wait)."""
+        in_turn = sorted(self._line, key=self._turn)
         first = in_turn[0]
         key = first.batch_key()
+        # A large job takes half a call while small ones wait: a shorter call
+        # for them to wait for, with room for the small ones of its kind.
+        halve = first.large and any(not job.large for job in in_turn)
         pieces, used = [], 0
         for job in in_turn if key is not None else [first]:
-            if job is not first and job.batch_key() != key:
+            if job is first:
+                room = self.max_batch_size // 2 if halve else self.max_batch_size
+                count = min(job.left, max(1, room // job.row_cost))
+            elif job.batch_key() != key or (job.large and (halve or not first.large)):
                 continue
-            fits = (self.max_batch_size - used) // job.row_cost
-            count = min(job.left, fits if job is not first else max(1, fits))
+            else:
+                count = min(job.left, (self.max_batch_size - used) // job.row_cost)
             if count < 1:
                 continue
             pieces.append(_Piece(job, *job.take(count)))
@@ -306,6 +370,7 @@ class MicroBatcher:
         signature = pieces[0].job.signature
         inputs = _concatenate([piece.inputs for piece in pieces], signature)
         self.calls += 1
+        began = time.perf_counter()
         try:
             outputs = await loop.run_in_executor(self._executor, signature, inputs)
         except Exception as error:  # noqa: BLE001  (handed to the requests)
@@ -316,6 +381,8 @@ class MicroBatcher:
                 return
             self._fail(pieces[0].job, error)
             return
+        finally:
+            self._timed(pieces[0].job.large, time.perf_counter() - began)
         start = 0
         for piece in pieces:
             rows = slice(start, start + piece.rows)
@@ -327,6 +394,13 @@ class MicroBatcher:
             if piece.job.answered == piece.job.rows:
                 parts = [piece.job.pieces[first] for first in sorted(piece.job.pieces)]
                 _settle(piece.job.future, _joined(parts))
+
+    def _timed(self, large, seconds):
+        """Counts a call's seconds for the large jobs' share."""
+        if large:
+            self._large_seconds, self._small_seconds = seconds, 0.0
+        else:
+            self._small_seconds += seconds
 
     def _fail(self, job, error):
         """The job's request gets the error; its rows left are dropped."""

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from s2s_keras.serve import DeadlineExceeded
 from s2s_keras.serve import MicroBatcher
 from s2s_keras.serve import Overloaded
 from s2s_keras.serve import RequestError
-from s2s_keras.serve.batcher import PASSED_OVER
+from s2s_keras.serve.batcher import LARGE_SHARE
 from s2s_keras.serve.tensors import TensorSpec
 
 
@@ -187,7 +188,8 @@ def test_a_request_over_max_batch_size_is_split_and_answered_as_one_call():
 
 def test_a_small_request_is_answered_while_a_large_one_is_split():
     """Fairness: a 1-row request that comes while a 40-row one runs waits for
-    one call at most, and shares it with the large request's next rows."""
+    that call only, and its own call holds it alone: the large request's
+    next rows do not fill it (they would make it as slow as theirs)."""
     gate = threading.Event()
     signature = Upper(gate=gate)
     order = []
@@ -209,7 +211,8 @@ def test_a_small_request_is_answered_while_a_large_one_is_split():
     assert small["text"].tolist() == ["SMALL"]
     assert large["text"].tolist() == [f"R{i}" for i in range(40)]
     assert signature.batches[0] == ["r0", "r1", "r2", "r3"]
-    assert signature.batches[1] == ["small", "r4", "r5", "r6"]
+    assert signature.batches[1] == ["small"]
+    assert signature.batches[2] == ["r4", "r5", "r6", "r7"]
     assert all(len(batch) <= 4 for batch in signature.batches)
     assert sum(len(batch) for batch in signature.batches) == 41
 
@@ -259,71 +262,139 @@ def test_a_row_that_costs_more_takes_more_of_a_call():
 
 
 def test_a_request_that_would_bring_the_waiting_tokens_past_the_limit_is_refused():
+    """Counted apart for small requests and large ones (more rows than a
+    call): a small one is taken while large ones wait for more than the
+    limit (before, it was refused), and each size is refused past it."""
     gate = threading.Event()
     signature = Upper(gate=gate)
 
     async def requests(batcher):
         first = asyncio.ensure_future(batcher.submit(signature, job("first"), 1, 1, 30))
         await asyncio.sleep(0.1)  # running, held by the gate: nothing waits
+        large = asyncio.ensure_future(
+            batcher.submit(signature, rows_job(list("abcd")), 4, 1, 10)
+        )
         waiting = asyncio.ensure_future(
             batcher.submit(signature, rows_job(["a", "b"]), 2, 1, 10)
         )
         await asyncio.sleep(0)
-        assert batcher.queued_tokens == 20
-        with pytest.raises(Overloaded, match="20 output tokens wait.*asks for 20"):
+        assert batcher.queued_tokens() == 60
+        assert batcher.queued_tokens(large=True) == 40
+        assert batcher.queued_tokens(large=False) == 20
+        with pytest.raises(
+            Overloaded, match="20 output tokens of small requests wait.*asks for 20"
+        ):
             await batcher.submit(signature, rows_job(["c", "d"]), 2, 1, 10)
+        with pytest.raises(Overloaded, match="40 output tokens of large requests"):
+            await batcher.submit(signature, rows_job(list("fgh")), 3, 1, 10)
         fits = asyncio.ensure_future(batcher.submit(signature, job("e"), 1, 1, 10))
         gate.set()
-        return await asyncio.gather(first, waiting, fits)
+        return await asyncio.gather(first, large, waiting, fits)
 
     # "first" asks for 30 alone: a request is refused only when something waits.
-    answers = run(requests, timeout_ms=0, max_queued_tokens=30)
+    answers = run(requests, timeout_ms=0, max_batch_size=2, max_queued_tokens=30)
     assert [answer["text"].tolist() for answer in answers] == [
         ["FIRST"],
+        list("ABCD"),
         ["A", "B"],
         ["E"],
     ]
 
 
-def test_a_large_request_is_not_starved_by_a_stream_of_small_ones():
-    """Small requests go first, but a job passed over by `PASSED_OVER` calls
-    goes next: with a new small request coming during every call, the large
-    one still gets one call in `PASSED_OVER + 1`."""
-    import time
+class Streaming(Upper):
+    """Each of the first `calls` calls, while it runs, has a new small request
+    sent; a call takes `small_s` seconds, or `large_s` led by a row of a
+    large request (its text starts with a letter of `large`)."""
 
-    class Streaming(Upper):
-        """Each call, while it runs, has a new small request sent."""
+    def __init__(self, calls, small_s=0.05, large_s=0.04, large="r"):
+        super().__init__()
+        self.calls, self.small_s, self.large_s, self.large = (
+            calls,
+            small_s,
+            large_s,
+            large,
+        )
+        self.seconds = []
 
-        def __call__(self, inputs):
-            if len(self.batches) < 4 * (PASSED_OVER + 1):
-                self.loop.call_soon_threadsafe(self.send_small)
-                time.sleep(0.05)  # the small request is in line before the call ends
-            return super().__call__(inputs)
+    def __call__(self, inputs):
+        if len(self.batches) < self.calls:
+            self.loop.call_soon_threadsafe(self.send_small)
+        led_by_large = inputs["text"][0].decode()[0] in self.large
+        time.sleep(self.large_s if led_by_large else self.small_s)
+        self.seconds.append(self.large_s if led_by_large else self.small_s)
+        return super().__call__(inputs)
 
-    signature = Streaming()
-    smalls = []
+    def stream(self, batcher, *large_jobs):
+        """Runs the large jobs (texts) while the small requests come."""
 
-    async def requests(batcher):
-        signature.loop = asyncio.get_running_loop()
-        signature.send_small = lambda: smalls.append(
-            asyncio.ensure_future(
-                batcher.submit(signature, job(f"s{len(smalls)}", times=2), 1)
+        async def requests():
+            self.loop = asyncio.get_running_loop()
+            smalls = []
+            self.send_small = lambda: smalls.append(
+                asyncio.ensure_future(
+                    batcher.submit(self, job(f"s{len(smalls)}", times=2), 1)
+                )
             )
-        )
-        large = await batcher.submit(
-            signature, rows_job([f"r{i}" for i in range(8)]), 8
-        )
-        await asyncio.sleep(0.2)
-        return large, await asyncio.gather(*smalls)
+            answers = await asyncio.gather(
+                *(
+                    batcher.submit(self, rows_job(texts), len(texts))
+                    for texts in large_jobs
+                )
+            )
+            await asyncio.sleep(0.2)
+            await asyncio.gather(*smalls)
+            return answers
 
-    large, _ = run(requests, timeout_ms=0, max_batch_size=2)
+        return requests()
+
+
+def test_a_large_request_is_not_starved_by_a_stream_of_small_ones():
+    """Small requests go first, but once their calls took twice as long as
+    the large one's last call, the large one leads: with a new small request
+    coming during every call, and a small call 5/4 of a large one's time,
+    the large one leads one call in three (a third of the time), with half
+    a call's rows while small ones wait."""
+    signature = Streaming(calls=12)
+    (large,) = run(
+        lambda batcher: signature.stream(batcher, [f"r{i}" for i in range(8)]),
+        timeout_ms=0,
+        max_batch_size=4,
+    )
+    assert LARGE_SHARE == 1 / 3
     assert large["text"].tolist() == [f"R{i}" for i in range(8)]
     with_large = [i for i, b in enumerate(signature.batches) if b[0].startswith("r")]
-    every = PASSED_OVER + 1  # one call in five
-    assert with_large == [0, every, 2 * every, 3 * every], signature.batches
-    # and PASSED_OVER small requests went before each of the large one's next calls
-    assert all(
-        signature.batches[i][0].startswith("s")
-        for i in range(1, 3 * every)
-        if i % every
+    assert with_large == [0, 3, 6], signature.batches
+    # the first call alone (nothing else waited), then half calls
+    assert [len(signature.batches[i]) for i in with_large] == [4, 2, 2]
+    # and two small requests went before each of the large one's next calls
+    assert all(signature.batches[i][0].startswith("s") for i in (1, 2, 4, 5))
+
+
+def test_large_requests_get_their_share_of_the_time_and_never_two_calls_in_a_row():
+    """Two large requests whose calls take 4 times a small one's, while a
+    small request comes during every call: the large ones take turns, lead
+    about a third of the time, and never two calls in a row (so a small
+    request waits for one large call at most; before, the two large ones
+    took calls 0 and 1, and each took one call in five whatever it cost)."""
+    signature = Streaming(calls=60, small_s=0.01, large_s=0.04, large="ab")
+    a, b = run(
+        lambda batcher: signature.stream(
+            batcher, [f"a{i}" for i in range(8)], [f"b{i}" for i in range(8)]
+        ),
+        timeout_ms=0,
+        max_batch_size=4,
     )
+    assert a["text"].tolist() == [f"A{i}" for i in range(8)]
+    assert b["text"].tolist() == [f"B{i}" for i in range(8)]
+    led = [batch[0][0] for batch in signature.batches]
+    assert "".join(c for c in led if c in "ab").startswith("ababab"), led
+    assert all(
+        not (first in "ab" and second in "ab")
+        for first, second in zip(led, led[1:], strict=False)
+    ), led
+    while_streaming = range(
+        led.index("a"), max(i for i, c in enumerate(led) if c in "ab")
+    )
+    large_time = sum(signature.seconds[i] for i in while_streaming if led[i] in "ab")
+    share = large_time / sum(signature.seconds[i] for i in while_streaming)
+    assert 0.25 <= share <= 1 / 3 + 0.02, (share, led)

@@ -370,7 +370,7 @@ def test_too_much_work_waiting_is_answered_429_with_retry_after(servable):
             assert waited < 3000, "the first request never reached the model"
         waiting = threading.Thread(target=post, args=("waiting", 2))
         waiting.start()
-        while app.state.batcher.queued_tokens < 20:
+        while app.state.batcher.queued_tokens() < 20:
             threading.Event().wait(0.01)
             waited += 1
             assert waited < 6000, "the second request never waited"
