@@ -74,3 +74,15 @@ def pairs_file(tmp_path_factory):
             }
             file.write(json.dumps(row) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def beam_export(tmp_path_factory):
+    """An export that decodes with beam search (so `generate` has an n-best):
+    what tests/serve/ serves and tests/predict/ runs over files."""
+    from tests.export.test_export import sharp_export
+
+    directory, _, _ = sharp_export(
+        tmp_path_factory, "beam_export", method="beam", beam_width=3
+    )
+    return directory

@@ -23,7 +23,7 @@ LEVELS = [
     ["training.config"],
     ["training.runner", "training.reporting", "training.evaluation",
      "training.generation_search", "training.tasks", "presets"],
-    ["training.flags", "serve", "training"],
+    ["training.flags", "serve", "predict", "training"],
 ]  # fmt: skip
 LEVEL_OF = {name: level for level, names in enumerate(LEVELS) for name in names}
 # Sub-packages whose modules sit at levels of their own.

@@ -18,6 +18,8 @@ FENCE = re.compile(r"^(`{3,})(\S*)")
 # corpus, train or export).
 SLOW_PAGES = {
     "README.md",
+    "docs/batch.md",
+    "docs/serving.md",
     "docs/export.md",
     "docs/generation.md",
     "docs/index.md",

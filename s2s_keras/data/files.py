@@ -51,15 +51,16 @@ def data_files(pattern):
     return [path]
 
 
-def file_format(path):
-    """`.jsonl`, `.tsv` or `.csv`, from the file name (a `.gz` ending ignored)."""
+def file_format(path, formats=FORMATS):
+    """One of `formats` (`.jsonl`, `.tsv` or `.csv`), from the file name (a
+    `.gz` ending ignored)."""
     suffixes = pathlib.Path(path).suffixes
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
-    if not suffixes or suffixes[-1] not in FORMATS:
+    if not suffixes or suffixes[-1] not in formats:
         raise ValueError(
             f"Cannot tell the format of {path}: expected a name ending in "
-            f"{', '.join(FORMATS)} (optionally followed by .gz)."
+            f"{', '.join(formats)} (optionally followed by .gz)."
         )
     return suffixes[-1]
 

@@ -1,15 +1,16 @@
-"""`python -m s2s_keras.serve EXPORT_DIR`: an export served over TF Serving's REST API."""
+"""`python -m s2s_keras.serve PATH`: exports served over TF Serving's REST and gRPC APIs."""
 
 import argparse
-import pathlib
-import re
 import sys
 
 DESCRIPTION = """\
-Serve an export folder (a recipe's --output) over TF Serving's REST API, with
-requests batched together as they arrive, and a page at / to try it.
+Serve an export folder (a recipe's --output), a preset, or a base folder of
+numbered export folders (versions: 1/, 2/, ...) over TF Serving's REST API
+(and its gRPC API with --grpc-port), with requests batched together as they
+arrive, Prometheus metrics, and a page at / to try it.
 
     python -m s2s_keras.serve saved_models/summarize
+    python -m s2s_keras.serve models/summarize --versions latest:2 --labels stable=1,canary=2
     curl http://127.0.0.1:8501/v1/models/summarize/metadata
     curl -d '{"instances": ["A fast text editor ..."]}' \\
         http://127.0.0.1:8501/v1/models/summarize:predict
@@ -46,14 +47,20 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # fmt: off
-    parser.add_argument("export", metavar="EXPORT_DIR", help="an export folder (saved_model/ and export.json), or a preset's name or folder (python -m s2s_keras.presets list); a bare name that is a preset's is the preset, never a same-named folder here (write ./NAME for the folder)")
+    parser.add_argument("export", metavar="PATH", nargs="?", help="an export folder (saved_model/ and export.json); a preset's name or folder (python -m s2s_keras.presets list), a bare name that is a preset's being the preset, never a same-named folder here (write ./NAME for the folder); or a base folder whose numbered subfolders are export folders, the model's versions, looked at every --poll-seconds: a new one is loaded in the background and swapped in, a removed one unloaded once its requests are answered")
+    parser.add_argument("--model-config-file", metavar="FILE", help="serve several models instead of PATH: TF Serving's ModelServerConfig in text format, a config (name, base_path: a PATH as above, model_version_policy, version_labels) a model; see docs/serving.md")
+    parser.add_argument("--versions", default="latest", help="which versions of a base folder are served: latest, latest:N (the newest N), all, or numbers such as 1,3 (default: %(default)s)")
+    parser.add_argument("--labels", default="", help="version labels, LABEL=VERSION pairs such as stable=1,canary=2, served at /v1/models/NAME/labels/LABEL (default: none)")
+    parser.add_argument("--poll-seconds", type=float, default=2.0, help="how often a base folder is looked at for new or removed versions; 0: only at start (default: %(default)s)")
     parser.add_argument("--name", help="the model's name in the URLs (default: the folder's name)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)")
     parser.add_argument("--port", type=port, default=8501, help="port, TF Serving's REST port by default (default: %(default)s)")
+    parser.add_argument("--grpc-port", type=port, help="also serve TF Serving's gRPC API (PredictionService, ModelService) on this port, 8500 being TF Serving's; the same batcher and limits as REST (default: REST only)")
+    parser.add_argument("--shutdown-timeout-s", type=float, default=30.0, help="on SIGTERM or Ctrl-C: stop taking requests, answer those in flight for up to this many seconds, then exit (default: %(default)s)")
     parser.add_argument("--max-batch-size", type=int, default=32, help="rows in one call of the model at most; a larger request is split into calls of this size that take turns with the other requests (default: %(default)s)")
     parser.add_argument("--max-rows", type=int, default=256, help="rows in one request at most; more are answered 413 (default: %(default)s)")
     parser.add_argument("--max-output-tokens", type=int, default=8192, help="rows times the output length (max_length) one request may ask for; more are answered 413. A row asking for k times the export's max_length counts as k rows in a call of --max-batch-size (default: %(default)s)")
-    parser.add_argument("--max-queued-tokens", type=int, default=8192, help="output tokens (rows x max_length) the waiting requests may ask for at most; a request that would pass it is answered 429 with Retry-After, unless nothing waits (default: %(default)s)")
+    parser.add_argument("--max-queued-tokens", type=int, default=8192, help="output tokens (rows x max_length) the waiting requests may ask for at most, counted apart for large requests (more rows than --max-batch-size) and small ones; a request that would pass its size's is answered 429 with Retry-After, unless none of its size waits (default: %(default)s)")
     parser.add_argument("--request-timeout-s", type=float, default=30.0, help="seconds a request may take, waiting included; past them 504, and its rows not yet run are dropped (default: %(default)s)")
     parser.add_argument("--batch-timeout-ms", type=float, default=5.0, help="how long a request waits for others to run with (default: %(default)s)")
     parser.add_argument("--max-queued", type=int, default=256, help="requests waiting at most; more are answered 503 (default: %(default)s)")
@@ -64,72 +71,58 @@ def build_parser():
     return parser
 
 
-def default_name(directory):
-    """The folder's name as a model name: other characters become `_`."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", pathlib.Path(directory).resolve().name)
-    return name.lstrip("._-") or "model"
-
-
-def exported(export_or_preset):
-    """The export folder to serve: the folder given, or a preset's export.
-
-    A preset (a name such as `summarize_debian`, or a preset folder) is
-    served through its export (without TFLite), written once into the cache
-    and reused by later starts (`presets/exports.py`). A bare name that is a
-    preset's means the preset, as `presets.load` reads it: a same-named folder
-    of the working directory is served only as `./NAME`.
-    """
-    from s2s_keras import presets
-    from s2s_keras.presets.exports import cached_export
-
-    path = pathlib.Path(export_or_preset)
-    named_preset = presets.is_name(export_or_preset) and presets.is_preset(
-        export_or_preset
-    )
-    if not named_preset and (path / "saved_model").is_dir():
-        return path
-    if not presets.is_preset(export_or_preset):
-        raise ValueError(
-            f"No SavedModel in {path} ({path / 'saved_model'} not found) and no preset "
-            f"of that name (presets: {', '.join(presets.list()) or 'none'}). Pass an "
-            "export folder (the --output of a recipe) or a preset's name."
-        )
-    return cached_export(export_or_preset, log=lambda line: print(line, flush=True))
-
-
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    app, servable, name = _app(args)
-    servable.warm_up()
+    app, names = _app(args)
     base = f"http://{args.host}:{args.port}"
+    grpc = f"\n  gRPC:    {args.host}:{args.grpc_port}" if args.grpc_port else ""
+    predict = "".join(
+        f"\n  predict: POST {base}/v1/models/{name}:predict" for name in names
+    )
     print(
-        f"Serving {name} (signatures: {', '.join(sorted(servable.signatures))})\n"
-        f"  page:    {base}/\n"
-        f"  predict: POST {base}/v1/models/{name}:predict",
+        f"Serving {', '.join(names)}\n"
+        f"  page:    {base}/{predict}\n"
+        f"  metrics: {base}/monitoring/prometheus/metrics{grpc}",
         flush=True,
     )
+    import signal
+
     import uvicorn
 
+    # uvicorn answers the requests in flight, then raises the signal again
+    # once its own handler is gone: a stop asked for is a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         access_log=args.access_log,
+        timeout_graceful_shutdown=args.shutdown_timeout_s,
     )
 
 
 def _app(args):
-    """The app, its `Servable` and the model's name; bad input exits 2."""
+    """The app and the models' names; bad input exits 2."""
     from s2s_keras.serve.app import create_app
-    from s2s_keras.serve.servable import Servable
+    from s2s_keras.serve.config import source_of
+    from s2s_keras.serve.config import sources_from_config
+    from s2s_keras.serve.versions import VersionPolicy
+    from s2s_keras.serve.versions import parse_labels
 
     try:
-        servable = Servable(exported(args.export))
-        name = args.name or default_name(args.export)
+        if (args.export is None) == (args.model_config_file is None):
+            raise ValueError("give a PATH or --model-config-file FILE (one of them)")
+        if args.poll_seconds < 0:
+            raise ValueError(f"--poll-seconds must be >= 0, got {args.poll_seconds}")
+        if args.model_config_file:
+            sources = sources_from_config(args.model_config_file)
+        else:
+            policy = VersionPolicy.parse(args.versions)
+            labels = parse_labels(args.labels)
+            sources = [source_of(args.export, args.name, policy, labels)]
         app = create_app(
-            servable,
-            name,
+            models=sources,
             max_batch_size=args.max_batch_size,
             batch_timeout_ms=args.batch_timeout_ms,
             max_queued=args.max_queued,
@@ -138,11 +131,14 @@ def _app(args):
             max_output_tokens=args.max_output_tokens,
             max_queued_tokens=args.max_queued_tokens,
             request_timeout_s=args.request_timeout_s,
+            grpc_port=args.grpc_port,
+            host=args.host,
+            poll_seconds=args.poll_seconds or None,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    return app, servable, name
+    return app, [source.name for source in sources]
 
 
 if __name__ == "__main__":

@@ -47,10 +47,13 @@ reading requests while the model runs.
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import time
 
-import numpy as np
+from s2s_keras.serve.jobs import Job
+from s2s_keras.serve.jobs import Piece
+from s2s_keras.serve.jobs import concatenate
+from s2s_keras.serve.jobs import joined
+from s2s_keras.serve.jobs import settle
 
 # The model's time that large jobs get while small ones keep coming: a large
 # job leads a call once the calls led by small ones since the last large
@@ -72,64 +75,6 @@ class DeadlineExceeded(Exception):
     """The request was not answered in time; its rows left were dropped (504)."""
 
 
-@dataclasses.dataclass(eq=False)
-class _Job:
-    signature: object
-    inputs: dict
-    rows: int
-    future: asyncio.Future
-    row_cost: int = 1  # what one row counts for in a call's max_batch_size
-    large: bool = False  # its rows take more than one call
-    length: int = 1  # output tokens a row asks for
-    arrival: int = 0  # the job's number, in order of arrival
-    last_call: int = 0  # the call it last had a place in (at arrival: the count so far)
-    taken: int = 0  # rows handed to calls so far
-    answered: int = 0  # rows whose outputs came back
-    pieces: dict = dataclasses.field(default_factory=dict)  # first row -> outputs
-
-    def batch_key(self):
-        """Jobs with the same key can run as one call; None runs alone."""
-        if not self.signature.batchable:
-            return None
-        scalars = tuple(
-            (name, self.inputs[name].item())
-            for name, spec in self.signature.inputs.items()
-            if not spec.batched
-        )
-        return self.signature.name, scalars
-
-    @property
-    def left(self):
-        return self.rows - self.taken
-
-    def turn(self, large_first):
-        """The job's place in the order of turns: small jobs by arrival
-        before large ones, or after them when it is the large ones' turn
-        (`large_first`); large jobs by their last call, the oldest first."""
-        if self.large:
-            return (0 if large_first else 2), self.last_call, self.arrival
-        return 1, 0, self.arrival
-
-    def take(self, count):
-        """The next `count` rows: `(first row, count, inputs)`."""
-        first = self.taken
-        self.taken += count
-        inputs = {
-            name: value[first : first + count] if spec.batched else value
-            for name, value in self.inputs.items()
-            for spec in (self.signature.inputs[name],)
-        }
-        return first, count, inputs
-
-
-@dataclasses.dataclass(eq=False)
-class _Piece:
-    job: _Job
-    first: int
-    rows: int
-    inputs: dict
-
-
 class MicroBatcher:
     """Runs signature calls in batches of rows, taken in turns from a bounded line.
 
@@ -146,6 +91,8 @@ class MicroBatcher:
         request_timeout_s: seconds a request may take, queueing included;
             past it `DeadlineExceeded`, and its rows not yet run are
             dropped. None: no limit.
+        on_call: called after each call of a signature with its name, its
+            rows and its seconds (the server's metrics), or None.
 
     Use `start()` inside the running event loop, `await submit(...)` per
     request, `await stop()` at the end.
@@ -158,6 +105,7 @@ class MicroBatcher:
         max_queued=256,
         request_timeout_s=None,
         max_queued_tokens=None,
+        on_call=None,
     ):
         for name, value in (
             ("max_batch_size", max_batch_size),
@@ -185,6 +133,7 @@ class MicroBatcher:
         self.max_queued = max_queued
         self.request_timeout_s = request_timeout_s
         self.max_queued_tokens = max_queued_tokens
+        self.on_call = on_call
         self._arrivals = 0
         self.calls = 0  # signature calls made: fewer than requests when batching works
         self._line = []  # jobs with rows not yet taken
@@ -206,6 +155,11 @@ class MicroBatcher:
         except asyncio.CancelledError:
             pass
         self._executor.shutdown(wait=True)
+
+    @property
+    def queued(self):
+        """Requests waiting (with rows not yet in a call)."""
+        return len(self._line)
 
     def queued_tokens(self, large=None):
         """Output tokens the waiting rows ask for: of every job, or of the
@@ -253,7 +207,7 @@ class MicroBatcher:
             )
         future = asyncio.get_running_loop().create_future()
         self._arrivals += 1
-        job = _Job(signature, inputs, rows, future, row_cost, large, length)
+        job = Job(signature, inputs, rows, future, row_cost, large, length)
         job.arrival, job.last_call = self._arrivals, self.calls
         self._line.append(job)
         self._arrived.set()
@@ -356,7 +310,7 @@ class MicroBatcher:
                 count = min(job.left, (self.max_batch_size - used) // job.row_cost)
             if count < 1:
                 continue
-            pieces.append(_Piece(job, *job.take(count)))
+            pieces.append(Piece(job, *job.take(count)))
             used += count * job.row_cost
         for piece in pieces:
             piece.job.last_call = self.calls + 1  # the call these pieces make
@@ -368,7 +322,7 @@ class MicroBatcher:
         """One call for the pieces; each piece's rows handed back to its job."""
         loop = asyncio.get_running_loop()
         signature = pieces[0].job.signature
-        inputs = _concatenate([piece.inputs for piece in pieces], signature)
+        inputs = concatenate([piece.inputs for piece in pieces], signature)
         self.calls += 1
         began = time.perf_counter()
         try:
@@ -382,7 +336,11 @@ class MicroBatcher:
             self._fail(pieces[0].job, error)
             return
         finally:
-            self._timed(pieces[0].job.large, time.perf_counter() - began)
+            seconds = time.perf_counter() - began
+            self._timed(pieces[0].job.large, seconds)
+            if self.on_call is not None:
+                rows = sum(piece.rows for piece in pieces)
+                self.on_call(signature.name, rows, seconds)
         start = 0
         for piece in pieces:
             rows = slice(start, start + piece.rows)
@@ -393,7 +351,7 @@ class MicroBatcher:
             start += piece.rows
             if piece.job.answered == piece.job.rows:
                 parts = [piece.job.pieces[first] for first in sorted(piece.job.pieces)]
-                _settle(piece.job.future, _joined(parts))
+                settle(piece.job.future, joined(parts))
 
     def _timed(self, large, seconds):
         """Counts a call's seconds for the large jobs' share."""
@@ -406,52 +364,4 @@ class MicroBatcher:
         """The job's request gets the error; its rows left are dropped."""
         if job in self._line:
             self._line.remove(job)
-        _settle(job.future, error=error)
-
-
-def _concatenate(inputs_list, signature):
-    if len(inputs_list) == 1:
-        return inputs_list[0]
-    return {
-        name: np.concatenate([inputs[name] for inputs in inputs_list])
-        if spec.batched
-        else inputs_list[0][name]
-        for name, spec in signature.inputs.items()
-    }
-
-
-def _joined(parts):
-    """The outputs of a job's calls as one: padded to one shape, concatenated.
-
-    A call pads its rows' variable dimensions to its longest (ids with 0,
-    text with `""`), so padding the pieces the same way gives what one call
-    over all the rows would have.
-    """
-    if len(parts) == 1:
-        return parts[0]
-    joined = {}
-    for name in parts[0]:
-        arrays = [np.asarray(part[name]) for part in parts]
-        if arrays[0].ndim == 1:
-            joined[name] = np.concatenate(arrays)
-            continue
-        shape = np.max([array.shape[1:] for array in arrays], axis=0).astype(int)
-        padded = []
-        for array in arrays:
-            pad = [(0, 0)] + [
-                (0, size - have)
-                for size, have in zip(shape, array.shape[1:], strict=True)
-            ]
-            fill = b"" if array.dtype == object else 0
-            padded.append(np.pad(array, pad, constant_values=fill))
-        joined[name] = np.concatenate(padded)
-    return joined
-
-
-def _settle(future, result=None, error=None):
-    if future.done():  # the client went away and its request was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+        settle(job.future, error=error)

@@ -129,8 +129,10 @@ class Servable:
     Attributes:
         signatures: `{name: Signature}`.
         settings: `export.json` (`{}` if the folder has none).
-        signature_defs: the SavedModel's `SignatureDef` map as TF Serving's
-            metadata answers it (`{"signature_def": {name: ...}}`).
+        signature_def_protos: the SavedModel's `SignatureDef` protos, by name
+            (what gRPC's metadata answers).
+        signature_defs: the same as TF Serving's REST metadata answers them
+            (`{"signature_def": {name: ...}}`).
 
     Raises:
         ValueError: if `directory` holds no SavedModel.
@@ -157,7 +159,10 @@ class Servable:
             )
             for name, function in self.loaded.signatures.items()
         }
-        self.signature_defs = _signature_defs(saved_model / "saved_model.pb")
+        self.signature_def_protos = _signature_def_protos(
+            saved_model / "saved_model.pb"
+        )
+        self.signature_defs = _as_json(self.signature_def_protos)
 
     def signature(self, name):
         """The `Signature` called `name`; a `RequestError` names the others."""
@@ -194,11 +199,15 @@ _AS_TF_SERVING = {
 }
 
 
-def _signature_defs(path):
-    """The `SignatureDef` map of a saved_model.pb, as JSON (TF Serving's metadata)."""
+def _signature_def_protos(path):
+    """The `SignatureDef` protos of a saved_model.pb, by name."""
     saved_model = saved_model_pb2.SavedModel()
     saved_model.ParseFromString(path.read_bytes())
-    signature_defs = saved_model.meta_graphs[0].signature_def
+    return dict(saved_model.meta_graphs[0].signature_def)
+
+
+def _as_json(signature_defs):
+    """A `SignatureDef` map as TF Serving's REST metadata answers it."""
     return {
         "signature_def": {
             name: json_format.MessageToDict(signature_def, **_AS_TF_SERVING)

@@ -101,6 +101,8 @@ def _leaves(value, rank):
 
 
 def _to_bytes(name, value):
+    if isinstance(value, bytes):  # a gRPC request's string tensor
+        return value
     if isinstance(value, str):
         return value.encode("utf-8", errors="surrogatepass")
     if is_b64(value):

@@ -7,16 +7,6 @@ import uvicorn
 
 from s2s_keras.serve import Servable
 from s2s_keras.serve import create_app
-from tests.export.test_export import sharp_export
-
-
-@pytest.fixture(scope="session")
-def beam_export(tmp_path_factory):
-    """An export that decodes with beam search (so `generate` has an n-best)."""
-    directory, _, _ = sharp_export(
-        tmp_path_factory, "beam_export", method="beam", beam_width=3
-    )
-    return directory
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +52,30 @@ def live_server(servable):
     """The beam export served on a free port; yields the `LiveServer`."""
     with LiveServer(create_app(servable, "beam")) as server:
         yield server
+
+
+def held_servable(servable, gate):
+    """`servable` with a `serving_default` whose calls wait for `gate` (a
+    `threading.Event`), so a test can hold one call while others queue."""
+    signature = servable.signature("serving_default")
+
+    class Held:
+        name, batchable, inputs = signature.name, False, signature.inputs
+        defaults, max_length = signature.defaults, signature.max_length
+        outputs = signature.outputs
+
+        def length_asked(self, inputs):
+            return signature.length_asked(inputs)
+
+        def __call__(self, inputs):
+            gate.wait(30)
+            return signature(inputs)
+
+    class HeldServable:
+        signatures = {"serving_default": Held()}
+        signature_defs = servable.signature_defs
+
+        def signature(self, name):
+            return self.signatures[name]
+
+    return HeldServable()

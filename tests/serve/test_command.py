@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -73,6 +74,62 @@ def test_serves_the_export_on_loopback_and_writes_nothing(beam_export, tmp_path)
     assert "Serving summarizer" in output and f"127.0.0.1:{port}" in output
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
     assert fingerprint(beam_export) == before  # nor in the export
+
+
+@pytest.mark.slow
+def test_sigterm_answers_the_requests_in_flight_and_exits_0(beam_export, tmp_path):
+    """One call a row (--max-batch-size 1) makes a 200-row request take a
+    while: SIGTERM during it still answers it whole, then the server exits 0
+    and takes no more connections; gRPC answers before it."""
+    import signal
+    import threading
+
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    from tests.serve.test_grpc import predict_request
+
+    port, grpc_port = free_port(), free_port()
+    flags = ["--port", str(port), "--grpc-port", str(grpc_port), "--name", "beam"]
+    process = start(beam_export, tmp_path, *flags, "--max-batch-size", "1")
+    try:
+        base = f"http://127.0.0.1:{port}/v1/models/beam"
+        wait_until_up(base, process)
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            answer = stub.Predict(predict_request(text=["a b"]), timeout=60)
+            assert answer.outputs["text"].string_val
+        metrics = f"http://127.0.0.1:{port}/monitoring/prometheus/metrics"
+
+        def calls():
+            text = httpx2.get(metrics, timeout=10).text
+            return float(
+                re.search(r"s2s_keras_batch_rows_count\{[^}]*\} (\S+)", text)[1]
+            )
+
+        answers, before = [], calls()
+        long_request = threading.Thread(
+            target=lambda: answers.append(
+                httpx2.post(
+                    base + ":predict", json={"instances": ["a b c"] * 200}, timeout=120
+                )
+            )
+        )
+        long_request.start()
+        deadline = time.monotonic() + 60
+        while calls() < before + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the long request's calls run
+        assert calls() < before + 200, "the request ended before SIGTERM"
+        process.send_signal(signal.SIGTERM)
+        long_request.join(120)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    (answer,) = answers
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 200
+    with pytest.raises(httpx2.TransportError):
+        httpx2.get(base, timeout=2)
 
 
 def test_a_folder_without_an_export_exits_with_a_message(tmp_path):

@@ -13,6 +13,7 @@ import tensorflow as tf
 from starlette.testclient import TestClient
 
 from s2s_keras.serve import create_app
+from tests.serve.conftest import held_servable
 
 TEXTS = ["the encoder reads the source", "attention looks back", ""]
 
@@ -331,28 +332,9 @@ def test_too_much_work_waiting_is_answered_429_with_retry_after(servable):
     import threading
 
     gate = threading.Event()
-    signature = servable.signature("serving_default")
-
-    class Held:
-        name, batchable, inputs = signature.name, False, signature.inputs
-        defaults, max_length = signature.defaults, signature.max_length
-
-        def length_asked(self, inputs):
-            return signature.length_asked(inputs)
-
-        def __call__(self, inputs):
-            gate.wait(30)
-            return signature(inputs)
-
-    class HeldServable:
-        signatures = {"serving_default": Held()}
-        signature_defs = servable.signature_defs
-
-        def signature(self, name):
-            return self.signatures[name]
 
     # Each row asks for the export's 10 tokens: 2 rows wait (20), 2 more pass 30.
-    app = create_app(HeldServable(), "beam", max_queued_tokens=30)
+    app = create_app(held_servable(servable, gate), "beam", max_queued_tokens=30)
     answers = {}
     with TestClient(app) as client:
 
