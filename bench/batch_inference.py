@@ -35,7 +35,7 @@ def main(argv=None):
     parser.add_argument("--model", default="summarize_debian", help="a preset (default: %(default)s)")  # fmt: skip
     parser.add_argument("--rows", type=int, default=1024, help="texts summarized each way (default: %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
-    pairs = python_summaries.summary_pairs()
+    pairs, _ = python_summaries.summary_pairs()
     sources = [source for source, _ in pairs]
     texts = (sources * (args.rows // len(sources) + 1))[: args.rows]
     folder = pathlib.Path(tempfile.mkdtemp(prefix="batch_inference."))

@@ -160,7 +160,7 @@ def main(argv=None):
     parser.add_argument("--concurrency", type=int, default=32, help="clients at once (default: %(default)s)")  # fmt: skip
     parser.add_argument("--requests", type=int, default=1000, help="requests of each protocol's run (default: %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
-    texts = [source for source, _ in python_summaries.summary_pairs()]
+    texts = [source for source, _ in python_summaries.summary_pairs()[0]]
     export = export_folder(args.model)
     asyncio.run(
         swap_under_load(export, texts, args.swap_s, args.every_s, args.concurrency)
