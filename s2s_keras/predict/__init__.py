@@ -213,6 +213,8 @@ def part_name(index):
 
 def _predict_file(predict, path, folder, field, batch_size, shard_rows, bar, on_part):
     """Predicts one file's missing parts; writes `_DONE`. Returns (rows, predicted)."""
+    for stale in folder.glob(f".{part_name(0)[:5]}*"):  # a killed run's unfinished part
+        stale.unlink()
     records = read_records(path, field)
     rows = predicted = index = 0
     while True:

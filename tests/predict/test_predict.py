@@ -144,3 +144,44 @@ def test_the_command_line_runs_the_job_and_explains_itself(beam_export, tmp_path
         text=True,
     )
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_job_rerun_finishes_without_redoing_finished_parts(
+    beam_export, tmp_path
+):
+    """SIGKILL while a part is written: the rerun keeps the parts written
+    (same files), drops the unfinished one and writes the rest."""
+    import os
+    import signal
+    import time
+
+    write_jsonl_gz(tmp_path / "a.jsonl.gz", texts(3_000))
+    folder = tmp_path / "out" / "a.jsonl.gz"
+    command = [sys.executable, "-m", "s2s_keras.predict", str(beam_export)]
+    command += [
+        "--input",
+        str(tmp_path / "a.jsonl.gz"),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    command += ["--shard-rows", "200", "--batch-size", "4"]
+    job = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while not (folder / part_name(1)).exists():
+        assert job.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait(30)
+    written = {part.name: part.stat().st_ino for part in folder.glob("part-*")}
+    assert 2 <= len(written) < 15 and not (folder / "_DONE").exists()
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert {n: (folder / n).stat().st_ino for n in written} == written
+    assert f"{3_000 - 200 * len(written):,} predicted by this run" in rerun.stdout
+    assert [row["id"] for row in read_parts(folder)] == list(range(3_000))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [part_name(i) for i in range(15)] + ["_DONE"]
+    )
