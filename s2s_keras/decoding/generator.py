@@ -141,7 +141,9 @@ class Generator(tf.Module):
             target_prefix = tf.zeros([tf.shape(source_ids)[0], 0], tf.int32)
         return self.search(source_ids, target_prefix)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), PREFIX])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.int32), PREFIX], autograph=False
+    )
     def search(self, source_ids, target_prefix):
         """The compiled search: `__call__` with a prefix (maybe 0 columns)."""
         return search(

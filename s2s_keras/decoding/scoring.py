@@ -39,7 +39,8 @@ def log_likelihood(model, source_ids, target_ids):
     inputs, labels = teacher_forcing(ragged)  # the training batches' framing
     inputs, labels = inputs.to_tensor(shape=shape), labels.to_tensor(shape=shape)
     logits = model({"source_ids": source_ids, "target_ids": inputs}, training=False)
-    log_probs = next_token_log_probs(logits)  # (batch, T + 1, vocab)
+    normalized = getattr(model.get_layer("decoder"), "returns_log_probs", False)
+    log_probs = next_token_log_probs(logits, normalized)  # (batch, T + 1, vocab)
     chosen = tf.gather(log_probs, labels, batch_dims=2)
     return tf.where(labels != PAD_ID, chosen, 0.0)
 
@@ -90,6 +91,7 @@ def score(model, source_ids, target_ids, per_token=False):
         _SCORERS[model] = tf.function(
             lambda source, target: log_likelihood(model, source, target),
             input_signature=[IDS, IDS],
+            autograph=False,
         )
     per_token_scores = _SCORERS[model](
         tf.constant(source_ids, tf.int32), tf.constant(target_ids, tf.int32)

@@ -141,7 +141,7 @@ class Seq2SeqServer(tf.Module):
                 model, **self.options, return_attention=True
             )
 
-    @tf.function(input_signature=[TEXT])
+    @tf.function(input_signature=[TEXT], autograph=False)
     def tokenize(self, text):
         ids = self.source_tokenizer.tokenize(_valid_utf8(text))
         ids = ids[:, : self.max_source_length]
@@ -163,13 +163,13 @@ class Seq2SeqServer(tf.Module):
         )
         return source_ids[:, : self.max_source_length]
 
-    @tf.function(input_signature=[IDS])
+    @tf.function(input_signature=[IDS], autograph=False)
     def generate_ids(self, source_ids):
         source_ids = self._sources(source_ids)
         outputs = self.generator(source_ids, self._fixed_prefix(source_ids))
         return {"target_ids": outputs["target_ids"], "scores": outputs["scores"]}
 
-    @tf.function(input_signature=[TEXT, *SETTINGS])
+    @tf.function(input_signature=[TEXT, *SETTINGS], autograph=False)
     def generate(
         self,
         text,
@@ -277,7 +277,8 @@ class Seq2SeqServer(tf.Module):
         input_signature=[
             tf.TensorSpec([None], tf.string, name="source"),
             tf.TensorSpec([None], tf.string, name="target"),
-        ]
+        ],
+        autograph=False,
     )
     def score(self, source, target):
         source_ids = self.tokenize(source)["source_ids"]
@@ -289,14 +290,14 @@ class Seq2SeqServer(tf.Module):
             "length": tf.reduce_sum(tf.cast(target_ids != PAD_ID, tf.int32), 1) + 1,
         }
 
-    @tf.function(input_signature=[IDS])
+    @tf.function(input_signature=[IDS], autograph=False)
     def detokenize(self, target_ids):
         target_ids = _checked_ids(
             target_ids, self.target_tokenizer.vocab_size, "target_ids"
         )
         return {"text": self.target_tokenizer.detokenize(target_ids)}
 
-    @tf.function(input_signature=[TEXT])
+    @tf.function(input_signature=[TEXT], autograph=False)
     def serve(self, text):
         source_ids = self.tokenize(text)["source_ids"]
         generated = self.generate_ids(source_ids)
@@ -305,7 +306,7 @@ class Seq2SeqServer(tf.Module):
             "scores": generated["scores"],
         }
 
-    @tf.function(input_signature=[TEXT])
+    @tf.function(input_signature=[TEXT], autograph=False)
     def attention(self, text):
         source_ids = self.tokenize(text)["source_ids"]
         outputs = self.attention_generator(source_ids, self._fixed_prefix(source_ids))

@@ -100,12 +100,12 @@ def convert_to_tflite(
         ]
         return tf.pad(ids, padding)
 
-    @tf.function(input_signature=[source_spec])
+    @tf.function(input_signature=[source_spec], autograph=False)
     def greedy(source_ids):
         found = run(Greedy(), source_ids)
         return tf.reshape(fixed_width(found["target_ids"]), [1, max_length])
 
-    @tf.function(input_signature=[source_spec])
+    @tf.function(input_signature=[source_spec], autograph=False)
     def best_hypotheses(source_ids):
         found = run(beam, source_ids)
         ids = fixed_width(found["n_best_ids"])
@@ -121,11 +121,11 @@ def convert_to_tflite(
 
     module = tf.Module()
 
-    @tf.function(input_signature=[source_spec])
+    @tf.function(input_signature=[source_spec], autograph=False)
     def serving_default(source_ids):
         return {"target_ids": frozen_greedy(source_ids)[0]}
 
-    @tf.function(input_signature=[source_spec])
+    @tf.function(input_signature=[source_spec], autograph=False)
     def beam_search(source_ids):  # the function's name is the signature's
         ids, scores = frozen_beam(source_ids)
         return {"target_ids": ids, "scores": scores}

@@ -149,7 +149,7 @@ class SubwordTokenizer(tf.Module):
             raise ValueError(f"Could not train the tokenizer: {error}") from None
         return cls(model.getvalue())
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
     def tokenize(self, text):
         """Strings `(batch,)` -> ragged int32 ids `(batch, None)`, no BOS/EOS."""
         return self._sentencepiece().tokenize(text)
@@ -164,7 +164,9 @@ class SubwordTokenizer(tf.Module):
             ids = ids.to_tensor(default_value=special_tokens.PAD_ID)
         return self._detokenize_dense(tf.cast(ids, tf.int32))
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False
+    )
     def _detokenize_dense(self, ids):
         eos_seen = tf.cumsum(
             tf.cast(tf.equal(ids, special_tokens.EOS_ID), tf.int32), axis=1
@@ -173,7 +175,7 @@ class SubwordTokenizer(tf.Module):
         ids = tf.RaggedTensor.from_tensor(ids, padding=special_tokens.PAD_ID)
         return self._sentencepiece().detokenize(ids)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)], autograph=False)
     def id_to_token(self, ids):
         """Ids `(n,)` -> their pieces (`"▁word"` marks a word start)."""
         return self._sentencepiece().id_to_string(ids)
