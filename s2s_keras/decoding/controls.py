@@ -273,13 +273,23 @@ def forced(log_probs, unrestricted, prefix, step):
     (`unrestricted`): a forced prefix wins over every ban, a prefix that
     repeats an n-gram or comes before `min_length` included.
     """
+    if prefix.shape[1] == 0:  # no prefix, known when traced: nothing to do
+        return log_probs
     prefix = tf.pad(prefix, [[0, 0], [0, 1]])  # at least one column, 0 last
     width = tf.shape(prefix)[1]
     token = tf.gather(prefix, tf.minimum(step, width - 1), axis=1)  # (rows,)
     forcing = tf.not_equal(token, PAD_ID)[:, None]  # (rows, 1)
-    only = tf.one_hot(token, tf.shape(log_probs)[-1], on_value=True, off_value=False)
-    kept = tf.where(only, unrestricted, NEGATIVE)
-    return tf.where(forcing, kept, log_probs)
+
+    def force():
+        vocab_size = tf.shape(log_probs)[-1]
+        only = tf.one_hot(token, vocab_size, on_value=True, off_value=False)
+        kept = tf.where(only, unrestricted, NEGATIVE)
+        return tf.where(forcing, kept, log_probs)
+
+    if prefix.shape[1] is not None:  # a fixed prefix (TFLite): no branch
+        return force()
+    # A prefix fed at run time (maybe of 0 columns): free past its end.
+    return tf.cond(tf.reduce_any(forcing), force, lambda: log_probs)
 
 
 def _written(history, step):

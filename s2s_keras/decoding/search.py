@@ -36,17 +36,30 @@ from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
 
+SMALLEST_MASS = 1e-30  # what the real tokens keep at least, when renormalized
 
-def next_token_log_probs(logits):
-    """Step logits `(batch, vocab)` -> float32 log-probabilities of real tokens.
+
+def next_token_log_probs(logits, normalized=False):
+    """Step logits `(..., vocab)` -> float32 log-probabilities of real tokens.
 
     `<PAD>` and `<BOS>` are never outputs: their probability is 0, and the
     rest is renormalized.
+
+    Args:
+        logits: float `(..., vocab)`.
+        normalized: whether `logits` are log-probabilities already (the copy
+            decoder's `returns_log_probs`): then the renormalization is
+            `log P - log(1 - P(<PAD>) - P(<BOS>))`, one pass over the
+            vocabulary where a log-softmax takes three.
     """
-    logits = tf.cast(logits, tf.float32)  # (batch, vocab)
+    logits = tf.cast(logits, tf.float32)  # (..., vocab)
     vocab_size = tf.shape(logits)[-1]
     never = tf.reduce_max(tf.one_hot([PAD_ID, BOS_ID], vocab_size), axis=0)  # (vocab,)
-    return tf.nn.log_softmax(logits + NEGATIVE * never[None, :])
+    if not normalized:
+        return tf.nn.log_softmax(logits + NEGATIVE * never)
+    banned = tf.exp(logits[..., PAD_ID]) + tf.exp(logits[..., BOS_ID])  # (...,)
+    rest = tf.math.log(tf.maximum(1.0 - banned, SMALLEST_MASS))[..., None]
+    return logits - rest + NEGATIVE * never
 
 
 def words_only(ids):
@@ -107,13 +120,14 @@ def search(
         if target_prefix is not None:
             target_prefix = tf.repeat(target_prefix, width, axis=0)
     track_attention = return_attention or chooser.needs_attention
+    normalized = getattr(decoder, "returns_log_probs", False)
     # What each row has written so far, for the controls.
     written = controls.start(batch_size * width, max_length)
 
     def body(step, tokens, state, progress, written):
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
         logits = controls.penalize(tf.cast(logits, tf.float32), written, step)
-        log_probs = next_token_log_probs(logits)  # (batch * width, vocab)
+        log_probs = next_token_log_probs(logits, normalized)  # (batch * width, vocab)
         log_probs = controls.restrict(
             log_probs, written, step, max_length, target_prefix
         )
