@@ -100,7 +100,12 @@ def train_and_export(task, config):
                 tokenizer.vocab_size,
                 **config.model.build_arguments(attention),
             )
-            compile_seq2seq(model, training.learning_rate, training.label_smoothing)
+            compile_seq2seq(
+                model,
+                training.learning_rate,
+                training.label_smoothing,
+                training.ema_momentum,
+            )
 
         ## Train
         training_run = runner.training_run(run_name, model)

@@ -14,12 +14,15 @@ from s2s_keras.utils.checks import check_choice
 CROSS_ENTROPY = "cross_entropy"  # the metric name: logged as val_cross_entropy
 
 
-def compile_seq2seq(model, learning_rate=2e-3, label_smoothing=0.0):
+def compile_seq2seq(model, learning_rate=2e-3, label_smoothing=0.0, ema_momentum=None):
     """Compiles a `build_seq2seq` model the way the recipes and the tuner train it.
 
     Adam with the global norm of all gradients together clipped to 1
     (`global_clipnorm`: the direction of the update is kept, only its length
-    is capped), and the targets' cross-entropy from the logits
+    is capped), with an exponential moving average of the weights if
+    `ema_momentum` is given (`use_ema`: fit it with `callbacks.averaged()`
+    so that validation and the kept model use the average), and the
+    targets' cross-entropy from the logits
     (`SmoothedSparseCrossentropy`, label-smoothed if `label_smoothing` > 0;
     the logits carry the target's padding mask, so padding costs nothing).
 
@@ -40,7 +43,12 @@ def compile_seq2seq(model, learning_rate=2e-3, label_smoothing=0.0):
             from_logits=True, name=CROSS_ENTROPY
         )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(
+            learning_rate,
+            global_clipnorm=1.0,
+            use_ema=ema_momentum is not None,
+            ema_momentum=0.99 if ema_momentum is None else ema_momentum,
+        ),
         loss=SmoothedSparseCrossentropy(label_smoothing, from_log_probs),
         metrics=["accuracy", cross_entropy],
     )

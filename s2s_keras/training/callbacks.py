@@ -6,6 +6,8 @@
 - `StopOnNaN(backup)`: stops at the first NaN or infinite loss, and keeps
   the last good backup.
 - `Stopwatch()`: the minutes `fit` took.
+- `averaged(ema_momentum)`: validation and the kept model on the moving
+  average of the weights, for a model compiled with `ema_momentum`.
 """
 
 import time
@@ -140,6 +142,20 @@ def budgets(time_budget=None, max_steps=None):
     if max_steps:
         callbacks.append(StepBudget(max_steps))
     return callbacks
+
+
+def averaged(ema_momentum=None):
+    """Keras' `SwapEMAWeights` for a model compiled with `ema_momentum`, if given.
+
+    Validation runs on the moving average of the weights, and so do the
+    callbacks after it at each epoch's end: early stopping keeps the
+    average of its best epoch, which is the model `fit` leaves. Put it after
+    the backup, which then saves the weights being trained (the average is
+    saved beside them, in the optimizer's variables).
+    """
+    if ema_momentum is None:
+        return []
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
 
 
 def plateau(lr_decay=None):

@@ -170,6 +170,10 @@ class TrainingConfig:
             `ReduceLROnPlateau`), or None to keep it constant.
         label_smoothing: the probability mass the training targets spread
             over the vocabulary (`SmoothedSparseCrossentropy`), in [0, 1).
+        ema_momentum: keep an exponential moving average of the weights
+            with this momentum (Adam's `use_ema`; 0.999 keeps about the
+            last 1,000 steps), validate it and keep it as the trained
+            model; None to keep the last weights.
         time_budget: minutes of training at most per model, or None.
         max_steps: optimizer steps at most per model, or None.
         steps_per_epoch: batches an epoch, or None for a pass over the
@@ -185,6 +189,7 @@ class TrainingConfig:
     learning_rate: float = 2e-3
     lr_decay: float | None = None
     label_smoothing: float = 0.0
+    ema_momentum: float | None = None
     time_budget: float | None = 20.0
     max_steps: int | None = None
     steps_per_epoch: int | None = None
@@ -201,6 +206,11 @@ class TrainingConfig:
                 f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
             )
         check_rate("label_smoothing", self.label_smoothing)
+        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
+            raise ValueError(
+                "ema_momentum must be between 0 and 1 (exclusive), got "
+                f"{self.ema_momentum!r}"
+            )
 
 
 def run_data_config(run_flags, **values):

@@ -119,6 +119,7 @@ def recipe_parser(description, task):
     training.add_argument("--batch-size", type=positive_int, default=64, help="pairs per batch (default: %(default)s)")
     training.add_argument("--learning-rate", type=positive_float, default=2e-3, help="Adam learning rate; the global norm of the gradients is clipped to 1 (default: %(default)s)")
     training.add_argument("--lr-decay", type=rate, help="multiply the learning rate by this after an epoch that did not lower the validation loss, e.g. 0.5 (default: constant)")
+    training.add_argument("--ema-momentum", type=rate, help="validate, keep and export an exponential moving average of the weights with this momentum, e.g. 0.999 (about the last 1,000 steps) (default: the last weights)")
     training.add_argument("--label-smoothing", type=rate, default=0.0, help="train against targets with this much probability spread over the vocabulary, e.g. 0.1: a regulariser for long runs (default: %(default)s)")
     training.add_argument("--time-budget", type=positive_float, default=20.0, help="minutes of training at most, for each model trained, counted from its start of training (default: %(default)s; off with --max-steps, unless given)")
     training.add_argument("--steps-per-epoch", type=positive_int, help="batches an epoch (validation and backup after each); default: a pass over the training pairs, as many batches as they fill")

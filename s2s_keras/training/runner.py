@@ -33,6 +33,7 @@ from s2s_keras.models import rebuilt
 from s2s_keras.training import distribute
 from s2s_keras.training.callbacks import StopOnNaN
 from s2s_keras.training.callbacks import Stopwatch
+from s2s_keras.training.callbacks import averaged
 from s2s_keras.training.callbacks import budgets
 from s2s_keras.training.callbacks import plateau
 from s2s_keras.training.config import TrainingConfig
@@ -189,6 +190,7 @@ class TrainingRun:
             *(logs if runner.chief else []),
             self.backup,
             self.nan_guard,
+            *averaged(training.ema_momentum),  # after the backup: see averaged
             *plateau(training.lr_decay),
             keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
             *budgets(training.time_budget, training.max_steps),
