@@ -102,7 +102,7 @@ def train_and_export(task, config):
             )
             compile_seq2seq(
                 model,
-                training.learning_rate,
+                training.optimizer_learning_rate,
                 training.label_smoothing,
                 training.ema_momentum,
             )

@@ -15,7 +15,7 @@ LEVELS = [
      "utils.console",
      "special_tokens", "utils.keras_internals", "metrics", "utils.plotting"],
     ["data", "text"],
-    ["models", "layers", "losses", "average"],
+    ["models", "layers", "losses", "average", "schedules"],
     ["decoding"],
     ["export"],
     ["training.callbacks", "training.distribute", "training.multi_worker_fit",

@@ -18,9 +18,12 @@ from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
 from s2s_keras.layers.luong_attention import SCORES
+from s2s_keras.schedules import SCHEDULES
+from s2s_keras.schedules import learning_rate_schedule
 from s2s_keras.training.distribute import PRECISIONS
 from s2s_keras.training.distribute import STRATEGIES
 from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_non_negative_int
 from s2s_keras.utils.checks import check_rate
 
 # The pairs a --quick run keeps of each split.
@@ -164,7 +167,10 @@ class TrainingConfig:
     Args:
         epochs: epochs at most.
         batch_size: pairs per (global) batch.
-        learning_rate: Adam's learning rate.
+        learning_rate: Adam's learning rate (the peak of a schedule).
+        lr_schedule: a `schedules.SCHEDULES` name: `constant`,
+            `inverse_sqrt`, or `cosine` (down to 0 at `max_steps`).
+        warmup_steps: steps over which the rate rises linearly from 0.
         lr_decay: the factor the learning rate is multiplied by after an
             epoch that did not lower the validation loss (Keras'
             `ReduceLROnPlateau`), or None to keep it constant.
@@ -187,6 +193,8 @@ class TrainingConfig:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 2e-3
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
     lr_decay: float | None = None
     label_smoothing: float = 0.0
     ema_momentum: float | None = None
@@ -206,6 +214,27 @@ class TrainingConfig:
                 f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
             )
         check_rate("label_smoothing", self.label_smoothing)
+        check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
+        check_non_negative_int("warmup_steps", self.warmup_steps)
+        scheduled = self.lr_schedule != "constant" or self.warmup_steps
+        if scheduled and self.lr_decay is not None:
+            raise ValueError(
+                "lr_decay lowers a constant learning rate; it cannot be used "
+                f"with lr_schedule={self.lr_schedule!r}, "
+                f"warmup_steps={self.warmup_steps}"
+            )
+        if self.lr_schedule == "cosine" and not self.max_steps:
+            raise ValueError(
+                "The cosine schedule decays to 0 at max_steps: give max_steps. "
+                f"Received: max_steps={self.max_steps!r}"
+            )
+
+    @property
+    def optimizer_learning_rate(self):
+        """What Adam is given: `learning_rate`, or its warm-up schedule."""
+        return learning_rate_schedule(
+            self.lr_schedule, self.learning_rate, self.warmup_steps, self.max_steps
+        )
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(
                 "ema_momentum must be between 0 and 1 (exclusive), got "

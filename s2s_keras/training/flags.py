@@ -28,6 +28,7 @@ from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
 from s2s_keras.export import predict_texts
 from s2s_keras.layers.luong_attention import SCORES
+from s2s_keras.schedules import SCHEDULES
 from s2s_keras.training.config import QUICK_PAIRS
 from s2s_keras.training.config import DataConfig
 from s2s_keras.training.config import GenerationConfig
@@ -118,6 +119,8 @@ def recipe_parser(description, task):
     training.add_argument("--epochs", type=positive_int, default=10, help="epochs at most (default: %(default)s)")
     training.add_argument("--batch-size", type=positive_int, default=64, help="pairs per batch (default: %(default)s)")
     training.add_argument("--learning-rate", type=positive_float, default=2e-3, help="Adam learning rate; the global norm of the gradients is clipped to 1 (default: %(default)s)")
+    training.add_argument("--lr-schedule", choices=SCHEDULES, default="constant", help="the learning rate after the warm-up: constant, inverse_sqrt (peak x sqrt(warm-up steps / step)) or cosine (down to 0 at --max-steps, which it needs) (default: %(default)s)")
+    training.add_argument("--warmup-steps", type=non_negative_int, default=0, help="raise the learning rate linearly from 0 to --learning-rate over this many steps (default: %(default)s: none)")
     training.add_argument("--lr-decay", type=rate, help="multiply the learning rate by this after an epoch that did not lower the validation loss, e.g. 0.5 (default: constant)")
     training.add_argument("--ema-momentum", type=rate, help="validate, keep and export an exponential moving average of the weights with this momentum, e.g. 0.999 (about the last 1,000 steps) (default: the last weights)")
     training.add_argument("--label-smoothing", type=rate, default=0.0, help="train against targets with this much probability spread over the vocabulary, e.g. 0.1: a regulariser for long runs (default: %(default)s)")
@@ -181,6 +184,10 @@ def parse(parser, argv=None):
     if args.data and args.tfds:
         parser.error("give --data or --tfds, not both")
     args.attention = None if args.attention == "none" else args.attention
+    try:  # settings that refuse each other: an error, not a traceback
+        _from_flags(TrainingConfig, args)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
