@@ -68,6 +68,7 @@ def build_seq2seq(
     copy=False,
     coverage=False,
     coverage_loss_weight=1.0,
+    tie_embeddings=False,
     name=None,
 ):
     """Builds an encoder-decoder model for teacher-forced training.
@@ -106,6 +107,10 @@ def build_seq2seq(
             `AttentionDecoder`). Defaults to `False`.
         coverage_loss_weight: float >= 0, the coverage loss weight.
             Defaults to 1.
+        tie_embeddings: bool, whether the decoder's output layer goes
+            through its transposed embedding (`TiedReadout`): `features x
+            embedding_dim` weights instead of `features x vocabulary`.
+            Defaults to `False`.
         name: optional model name. Defaults to `"seq2seq_attention"` or
             `"seq2seq"`.
 
@@ -162,6 +167,7 @@ def build_seq2seq(
             units,
             num_layers=num_layers,
             dropout=dropout,
+            tie_embeddings=tie_embeddings,
             name="decoder",
         )
         logits = decoder(target_ids, initial_state=final_states)
@@ -177,6 +183,7 @@ def build_seq2seq(
             dropout=dropout,
             coverage=coverage,
             coverage_loss_weight=coverage_loss_weight,
+            tie_embeddings=tie_embeddings,
             name="decoder",
         )
         extra = {"source_ids": source_ids} if copy else {}

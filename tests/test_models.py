@@ -17,6 +17,8 @@ FLAVOURS = [
     {"attention": "concat", "num_layers": 2, "dropout": 0.1},
     {"attention": None},
     {"attention": None, "num_layers": 2, "bidirectional": True},
+    {"attention": "dot", "tie_embeddings": True},
+    {"attention": None, "tie_embeddings": True},
 ]
 
 
@@ -75,9 +77,13 @@ def test_padding_costs_nothing_in_the_loss():
     np.testing.assert_allclose(loss, token_losses[real].mean(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("tie_embeddings", [False, True], ids=["", "tied"])
 @pytest.mark.parametrize("attention", ["dot", None])
-def test_keras_round_trip_gives_identical_outputs(attention, tmp_path):
-    model = build_seq2seq(20, 30, embedding_dim=4, units=8, attention=attention)
+def test_keras_round_trip_gives_identical_outputs(attention, tie_embeddings, tmp_path):
+    model = build_seq2seq(
+        20, 30, embedding_dim=4, units=8, attention=attention,
+        tie_embeddings=tie_embeddings,
+    )  # fmt: skip
     inputs, labels = tiny_batch()
     compile_model(model).fit(inputs, labels, epochs=1, verbose=0)
     path = tmp_path / "model.keras"
@@ -144,3 +150,16 @@ def test_learns_to_reverse_short_sequences(attention):
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_seq2seq(20, 30, **kwargs)
+
+
+def test_a_tied_model_quantized_to_int8_answers_like_the_float_one():
+    from s2s_keras.export.directory import quantized_copy
+
+    model = build_seq2seq(20, 20, embedding_dim=8, units=16, tie_embeddings=True)
+    inputs, labels = tiny_batch()
+    compile_model(model).fit(inputs, labels, epochs=2, verbose=0)
+    quantized = quantized_copy(model)
+    decoder = quantized.get_layer("decoder")
+    assert keras.backend.standardize_dtype(decoder.embedding.embeddings.dtype) == "int8"
+    logits, int8_logits = np.asarray(model(inputs)), np.asarray(quantized(inputs))
+    assert np.abs(int8_logits - logits).max() < 0.05 * np.abs(logits).max()

@@ -7,6 +7,7 @@ from s2s_keras.layers.encoder import Encoder
 from s2s_keras.layers.luong_attention import LuongAttention
 from s2s_keras.layers.luong_attention import LuongDotAttention
 from s2s_keras.layers.luong_attention import masked_softmax
+from s2s_keras.layers.tied_readout import TiedReadout
 
 __all__ = [
     "AttentionDecoder",
@@ -15,5 +16,6 @@ __all__ = [
     "Encoder",
     "LuongAttention",
     "LuongDotAttention",
+    "TiedReadout",
     "masked_softmax",
 ]

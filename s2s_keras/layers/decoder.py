@@ -19,7 +19,9 @@ the single-vector bottleneck that attention removes. The lesson's Table 2:
 import keras
 from keras import ops
 
+from s2s_keras.layers.tied_readout import TiedReadout
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.utils.checks import check_bool
 from s2s_keras.utils.checks import check_positive_int
 from s2s_keras.utils.checks import check_rate
 
@@ -42,6 +44,9 @@ class Decoder(keras.layers.Layer):
         dropout: float in [0, 1), dropout on the embeddings, between layers
             and before the output projection, during training only.
             Defaults to 0.
+        tie_embeddings: bool, whether the output projection goes through
+            the transposed embedding matrix (`TiedReadout`) rather than a
+            matrix of its own. Defaults to False.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -72,6 +77,7 @@ class Decoder(keras.layers.Layer):
         units,
         num_layers=1,
         dropout=0.0,
+        tie_embeddings=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,6 +86,7 @@ class Decoder(keras.layers.Layer):
         self.units = check_positive_int("units", units)
         self.num_layers = check_positive_int("num_layers", num_layers)
         self.dropout = check_rate("dropout", dropout)
+        self.tie_embeddings = check_bool("tie_embeddings", tie_embeddings)
 
         self.embedding = keras.layers.Embedding(
             vocab_size,
@@ -101,9 +108,17 @@ class Decoder(keras.layers.Layer):
             )
             for index in range(num_layers)
         ]
-        self.output_projection = keras.layers.Dense(
-            vocab_size, name="output_projection", dtype=self.dtype_policy
-        )
+        if tie_embeddings:
+            self.output_projection = TiedReadout(
+                vocab_size,
+                embedding_dim,
+                name="output_projection",
+                dtype=self.dtype_policy,
+            )
+        else:
+            self.output_projection = keras.layers.Dense(
+                vocab_size, name="output_projection", dtype=self.dtype_policy
+            )
 
     # -- building -----------------------------------------------------------
 
@@ -189,7 +204,20 @@ class Decoder(keras.layers.Layer):
         probabilities.
         """
         features = self.dropout_layer(features, training=training)
-        return ops.cast(self.output_projection(features), "float32")
+        if self.tie_embeddings:
+            logits = self.output_projection(features, self._embedding_matrix())
+        else:
+            logits = self.output_projection(features)
+        return ops.cast(logits, "float32")
+
+    def _embedding_matrix(self):
+        """The target embedding E `(vocab, embedding_dim)` as floats, also
+        where `model.quantize("int8")` keeps it as int8 with a scale per row."""
+        matrix = self.embedding.embeddings
+        if self.embedding.quantization_mode == "int8":
+            scale = ops.expand_dims(self.embedding.embeddings_scale, -1)
+            matrix = ops.divide(ops.cast(matrix, self.compute_dtype), scale)
+        return matrix
 
     def _embed(self, token_ids, training):
         return self.dropout_layer(self.embedding(token_ids), training=training)
@@ -300,4 +328,5 @@ class Decoder(keras.layers.Layer):
             "units": self.units,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
+            "tie_embeddings": self.tie_embeddings,
         }

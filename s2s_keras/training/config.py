@@ -119,6 +119,7 @@ class ModelConfig:
     coverage: bool = False
     coverage_weight: float = 1.0
     dropout: float = 0.1
+    tie_embeddings: bool = False
 
     def __post_init__(self):
         check_choice("attention", self.attention, (*SCORES, None))
@@ -143,6 +144,7 @@ class ModelConfig:
             "copy": self.copy and with_attention,
             "coverage": self.coverage and with_attention,
             "coverage_loss_weight": self.coverage_weight,
+            "tie_embeddings": self.tie_embeddings,
         }
 
     def system_name(self, attention="same"):

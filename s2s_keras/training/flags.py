@@ -113,6 +113,7 @@ def recipe_parser(description, task):
     model.add_argument("--copy", action=argparse.BooleanOptionalAction, default=False, help="let the decoder copy source tokens (pointer-generator; needs attention) (default: %(default)s)")
     model.add_argument("--coverage", action=argparse.BooleanOptionalAction, default=False, help="coverage: the attention sees what it attended to before (needs attention) (default: %(default)s)")
     model.add_argument("--coverage-weight", type=non_negative_float, default=1.0, help="weight of the coverage loss, with --coverage (default: %(default)s)")
+    model.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=False, help="the decoder's output layer goes through its transposed target embedding: embedding-size weights instead of a vocabulary-wide matrix (default: %(default)s)")
     model.add_argument("--dropout", type=rate, default=0.1, help="dropout rate (default: %(default)s)")
 
     training = parser.add_argument_group("training")

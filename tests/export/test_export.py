@@ -416,14 +416,16 @@ def test_plain_model_exports_without_attention_signature(tmp_path):
     ].shape == (2,)
 
 
-def test_copy_and_coverage_model_exports_with_parity(tmp_path):
+@pytest.mark.parametrize("tie_embeddings", [False, True], ids=["", "tied"])
+def test_copy_and_coverage_model_exports_with_parity(tie_embeddings, tmp_path):
     """The pointer-generator with coverage: SavedModel, TFLite and .keras agree."""
     from ai_edge_litert.interpreter import Interpreter
 
     tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
     model = build_seq2seq(
-        tokenizer.vocab_size, tokenizer.vocab_size, 8, 16, copy=True, coverage=True
-    )
+        tokenizer.vocab_size, tokenizer.vocab_size, 8, 16, copy=True, coverage=True,
+        tie_embeddings=tie_embeddings,
+    )  # fmt: skip
     rng = np.random.default_rng(1)
     for weight in model.weights:
         weight.assign(rng.normal(size=weight.shape).astype("float32") * 0.5)

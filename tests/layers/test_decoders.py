@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.layers import Decoder
@@ -47,6 +48,8 @@ ATTENTION_CONFIGS = [
     {"attention": "dot", "coverage": True},
     {"attention": "general", "coverage": True, "num_layers": 2},
     {"attention": "dot", "coverage": True, "input_feeding": True, "num_layers": 2},
+    {"attention": "dot", "tie_embeddings": True},
+    {"attention": "general", "coverage": True, "tie_embeddings": True},
 ]
 
 
@@ -118,6 +121,7 @@ def test_logits_carry_the_target_mask():
     for decoder, args in [
         (AttentionDecoder(VOCAB, EMBEDDING, UNITS), (memory, memory_mask)),
         (Decoder(VOCAB, EMBEDDING, UNITS), ()),
+        (Decoder(VOCAB, EMBEDDING, UNITS, tie_embeddings=True), ()),
     ]:
         logits = decoder(TARGET_IDS, *args, initial_state=states)
         mask = logits._keras_mask  # what Keras losses and metrics read
@@ -143,6 +147,12 @@ def test_logits_carry_the_target_mask():
             "units": UNITS,
             "coverage": True,
             "coverage_loss_weight": 0.5,
+        },
+        {
+            "vocab_size": VOCAB,
+            "embedding_dim": EMBEDDING,
+            "units": UNITS,
+            "tie_embeddings": True,
         },
     ],
 )
@@ -251,3 +261,31 @@ def test_a_wrong_state_size_names_every_part_of_the_state(
     positions = [message.index(part) for part in parts]  # each named, in order
     assert positions == sorted(positions)
     assert message.count(", then ") == len(parts) - 1
+
+
+@pytest.mark.tensorflow  # the gradient through tf.GradientTape
+def test_a_tied_output_layer_scores_words_by_their_embeddings():
+    """logits = (P features) . E^T + b: no vocabulary-wide matrix of its own,
+    and the embedding of a word never read is trained from the output side."""
+    memory, memory_mask, states = encoder_outputs()
+    decoder = AttentionDecoder(VOCAB, EMBEDDING, UNITS, tie_embeddings=True)
+    logits, weights = decoder(
+        TARGET_IDS, memory, memory_mask, initial_state=states, return_attention=True
+    )
+    assert not [w for w in decoder.trainable_weights if VOCAB in w.shape[1:]]
+    readout = decoder.output_projection
+    readout.bias.assign(np.linspace(-1, 1, VOCAB).astype("float32"))
+    features = np.random.default_rng(0).normal(size=(3, UNITS + UNITS))
+    features = features.astype("float32")
+    embeddings = np.asarray(decoder.embedding.embeddings)
+    expected = features @ np.asarray(readout.projection.kernel) @ embeddings.T
+    assert_allclose(
+        readout(features, embeddings), expected + np.asarray(readout.bias), atol=1e-5
+    )
+    unread = 15  # in no target row: only the output side can train it
+    assert unread not in TARGET_IDS
+    with tf.GradientTape() as tape:
+        logits = decoder(TARGET_IDS, memory, memory_mask, initial_state=states)
+        loss = keras.ops.mean(keras.ops.log_softmax(logits)[..., unread])
+    gradient = tape.gradient(loss, decoder.embedding.embeddings)
+    assert np.abs(np.asarray(tf.convert_to_tensor(gradient))[unread]).sum() > 0
