@@ -216,6 +216,11 @@ class TrainingConfig:
                 f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
             )
         check_rate("label_smoothing", self.label_smoothing)
+        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
+            raise ValueError(
+                "ema_momentum must be between 0 and 1 (exclusive), got "
+                f"{self.ema_momentum!r}"
+            )
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_non_negative_int("warmup_steps", self.warmup_steps)
         scheduled = self.lr_schedule != "constant" or self.warmup_steps
@@ -237,11 +242,6 @@ class TrainingConfig:
         return learning_rate_schedule(
             self.lr_schedule, self.learning_rate, self.warmup_steps, self.max_steps
         )
-        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
-            raise ValueError(
-                "ema_momentum must be between 0 and 1 (exclusive), got "
-                f"{self.ema_momentum!r}"
-            )
 
 
 def run_data_config(run_flags, **values):
