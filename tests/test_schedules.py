@@ -40,6 +40,7 @@ def test_no_schedule_is_the_plain_rate_and_a_schedule_round_trips():
     assert rates(again, [0, 99, 399]) == pytest.approx(rates(schedule, [0, 99, 399]))
 
 
+@pytest.mark.tensorflow  # JAX's fit keeps the step count inside its compiled step
 def test_adam_follows_the_schedule_in_fit():
     schedule = WarmupSchedule(1e-2, 3, "inverse_sqrt")
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -53,6 +54,7 @@ def test_adam_follows_the_schedule_in_fit():
     x = np.ones((5, 2), "float32")
     model.fit(x, x[:, :1], batch_size=1, epochs=1, callbacks=[record], verbose=0)
     assert seen == pytest.approx(rates(schedule, range(5)))
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(schedule(5)))
 
 
 @pytest.mark.parametrize(
