@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_non_negative_int
 from s2s_keras.utils.checks import check_positive_int
 
 SCHEDULES = ("constant", "inverse_sqrt", "cosine")
@@ -50,8 +51,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"Invalid value for argument peak. Expected a positive float. "
                 f"Received: peak={peak!r}"
             )
-        if warmup_steps != 0:
-            check_positive_int("warmup_steps", warmup_steps)
+        check_non_negative_int("warmup_steps", warmup_steps)
         check_choice("schedule", schedule, SCHEDULES)
         if schedule == "cosine":
             check_positive_int("total_steps", total_steps)

@@ -211,20 +211,16 @@ class TrainingConfig:
     def __post_init__(self):
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("precision", self.precision, PRECISIONS)
-        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
-            raise ValueError(
-                f"lr_decay must be between 0 and 1 (exclusive), got {self.lr_decay!r}"
-            )
+        for name in ("lr_decay", "ema_momentum"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1:
+                raise ValueError(
+                    f"{name} must be between 0 and 1 (exclusive), got {value!r}"
+                )
         check_rate("label_smoothing", self.label_smoothing)
-        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
-            raise ValueError(
-                "ema_momentum must be between 0 and 1 (exclusive), got "
-                f"{self.ema_momentum!r}"
-            )
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_non_negative_int("warmup_steps", self.warmup_steps)
-        scheduled = self.lr_schedule != "constant" or self.warmup_steps
-        if scheduled and self.lr_decay is not None:
+        if self.scheduled and self.lr_decay is not None:
             raise ValueError(
                 "lr_decay lowers a constant learning rate; it cannot be used "
                 f"with lr_schedule={self.lr_schedule!r}, "
@@ -235,6 +231,11 @@ class TrainingConfig:
                 "The cosine schedule decays to 0 at max_steps: give max_steps. "
                 f"Received: max_steps={self.max_steps!r}"
             )
+
+    @property
+    def scheduled(self):
+        """Whether the learning rate follows a schedule (a warm-up or a decay)."""
+        return self.lr_schedule != "constant" or bool(self.warmup_steps)
 
     @property
     def optimizer_learning_rate(self):

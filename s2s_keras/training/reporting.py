@@ -57,7 +57,7 @@ Trained by `recipes/{task}.py` ({"--quick smoke run" if data.quick else "full ru
 - Data: {data.name}; pairs: {split_sizes}.
 - Model: LSTM encoder-decoder, attention {model.attention or "none"}, {model.layers} layer(s) of {model.units} units,
   embeddings {model.embedding_dim}, subword vocabulary {data.vocab_size}{", bidirectional encoder" if model.bidirectional else ""}.
-- Training: {minutes:.1f} minutes in {keras.mixed_precision.global_policy().name}, batch {training.batch_size}, Adam {training.learning_rate:g}{f" ({training.lr_schedule} after {training.warmup_steps} warm-up steps)" if training.lr_schedule != "constant" or training.warmup_steps else ""}{f" (x{training.lr_decay:g} after an epoch without progress)" if training.lr_decay else ""}{f", label smoothing {training.label_smoothing:g}" if training.label_smoothing else ""}{f", weights averaged (EMA {training.ema_momentum:g})" if training.ema_momentum else ""}, seed {training.seed}.
+- Training: {minutes:.1f} minutes in {keras.mixed_precision.global_policy().name}, batch {training.batch_size}, Adam {training.learning_rate:g}{f" ({training.lr_schedule} after {training.warmup_steps} warm-up steps)" if training.scheduled else ""}{f" (x{training.lr_decay:g} after an epoch without progress)" if training.lr_decay else ""}{f", label smoothing {training.label_smoothing:g}" if training.label_smoothing else ""}{f", weights averaged (EMA {training.ema_momentum:g})" if training.ema_momentum else ""}, seed {training.seed}.
 - Generation: {describe(config.generation)}, at most {config.generation.max_length} subwords (all the settings: `export.json`).
 
 ## Scores on the test split ({sizes["test"]} pairs)
