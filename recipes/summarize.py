@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
+from s2s_keras.data.pairs import lexicon_for  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
@@ -67,6 +68,7 @@ def train_and_export(task, config):
     tokenizer = tokenizer_for(
         config.output / "tokenizer", train_sample, data.vocab_size, training.seed
     )
+    lexicon = lexicon_for(config.output, splits, tokenizer)  # its words, known
     # An epoch: --steps-per-epoch batches, or a pass over the training pairs.
     steps = training.steps_per_epoch or splits.steps_per_epoch(training.batch_size)
     lengths = {
@@ -132,6 +134,7 @@ def train_and_export(task, config):
             config.generation,
             task.metric,
             data.max_source_length,
+            lexicon,
         )
         results.append((trained, outputs))
 
@@ -152,6 +155,7 @@ def train_and_export(task, config):
         trained,
         outputs,
         task.metric,
+        lexicon,
     )
 
 

@@ -29,6 +29,7 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
+from s2s_keras.data.pairs import lexicon_for  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.models import CROSS_ENTROPY  # noqa: E402
@@ -238,6 +239,7 @@ def main(argv=None):
         if not runner.scores_here:
             runner.continue_on_tensorflow()  # the search resumes done, the model kept
         test_pairs = splits.take("test")
+        lexicon = lexicon_for(args.directory, splits, tokenizer)
         scores, outputs = evaluate(
             trained.model,
             tokenizer,
@@ -245,6 +247,7 @@ def main(argv=None):
             config.generation,
             task.metric,
             data.max_source_length,
+            lexicon,
         )
         exported = dataclasses.replace(config, output=args.export)
         write_results(
@@ -257,6 +260,7 @@ def main(argv=None):
             trained,
             outputs,
             task.metric,
+            lexicon,
         )
     return best
 

@@ -7,7 +7,8 @@
 `search.py` holds the loop, `choosers.py` greedy and sampling, `beam.py`
 beam search, `methods.py` the lookup by name, `controls.py` what every
 method obeys (n-gram blocking, minimum length, repetition penalty, forced
-prefix), `generator.py` the compiled search kept per model and settings,
+prefix, known words), `lexicon.py` the trie of known words that control
+walks, `generator.py` the compiled search kept per model and settings,
 `scoring.py` the log-likelihood of given outputs.
 """
 
@@ -21,6 +22,8 @@ from s2s_keras.decoding.generator import Generator
 from s2s_keras.decoding.generator import generate
 from s2s_keras.decoding.generator import generator_for
 from s2s_keras.decoding.generator import generator_settings
+from s2s_keras.decoding.lexicon import KnownWords
+from s2s_keras.decoding.lexicon import Lexicon
 from s2s_keras.decoding.methods import METHODS
 from s2s_keras.decoding.methods import get_chooser
 from s2s_keras.decoding.scoring import log_likelihood
@@ -33,6 +36,8 @@ __all__ = [
     "Controls",
     "Generator",
     "Greedy",
+    "KnownWords",
+    "Lexicon",
     "Sampling",
     "TokenChooser",
     "generate",

@@ -21,6 +21,9 @@ memory whatever n and L (never a `(rows, L, L)` tensor).
 | `min_length` m         | `<EOS>` is banned while t < m: every output has >= m tokens    |
 | `no_repeat_ngram_size` | no n-gram occurs twice in an output (0 = off)                  |
 | `target_prefix`        | at t < len(prefix) only prefix[t] is allowed (per row)         |
+| `known_words`          | a piece only where it keeps the word being written a known     |
+|                        | word, or a word of the row's source, that can still be finished |
+|                        | before `max_length` (`lexicon.py`)                             |
 
 A ban sets a token's log-probability to `NEGATIVE` without renormalizing the
 rest, so a hypothesis's score stays the model's log-probability of its
@@ -96,10 +99,19 @@ class Written(NamedTuple):
             tokens equal the tokens d positions before them (the text's
             match with its d-shift, ending now); `(rows, 0)` without n-gram
             blocking.
+        node: int32 `(rows,)`, where each row's last word is in the known
+            words' trie (`lexicon.KnownWords`); 0 without `known_words`.
+        matched: bool `(rows, S)`: which source positions the last word
+            matches up to; `(rows, 0)` where no source word counts.
+        source_left: int32 `(rows, S)`, pieces after each source position
+            in its word (fixed through the search); `(rows, 0)` likewise.
     """
 
     tokens: tf.Tensor
     runs: tf.Tensor
+    node: tf.Tensor
+    matched: tf.Tensor
+    source_left: tf.Tensor
 
 
 class Controls:
@@ -114,6 +126,8 @@ class Controls:
         ngram_unit: `"word"` or `"subword"`: what n counts.
         word_starts: bool array `(vocab,)` (`word_starts(tokenizer)`);
             needed when n-grams count words, kept for those who read it.
+        known_words: a `lexicon.KnownWords`: only known words (or the
+            row's source words) may be written; None: any.
 
     Each numeric argument may also be a scalar tensor (then it is not
     checked here, and its control is computed where it is on).
@@ -126,6 +140,7 @@ class Controls:
         repetition_penalty=1.0,
         ngram_unit="word",
         word_starts=None,
+        known_words=None,
     ):
         self.min_length = _checked(min_length, check_non_negative_int, "min_length")
         self.no_repeat_ngram_size = _checked(
@@ -147,22 +162,39 @@ class Controls:
         self.word_starts = (
             None if word_starts is None else np.asarray(word_starts, bool)
         )
+        self.known_words = known_words
 
     @property
     def needs_history(self):
         """Whether any control reads the tokens written so far."""
         return _on(self.no_repeat_ngram_size, 0) or _on(self.repetition_penalty, 1.0)
 
-    def start(self, rows, max_length):
-        """The `Written` of `rows` empty outputs of `max_length` tokens at most."""
+    def start(self, rows, max_length, source_ids=None):
+        """The `Written` of `rows` empty outputs of `max_length` tokens at most.
+
+        `source_ids` int32 `(rows, S)` (each row's source) is needed with
+        `known_words`.
+        """
         length = max_length if self.needs_history else 0
         shifts = max_length if _on(self.no_repeat_ngram_size, 0) else 0
+        if self.known_words is None:
+            nothing = tf.zeros([rows, 0], tf.int32)
+            words = tf.zeros([rows], tf.int32), tf.cast(nothing, tf.bool), nothing
+        else:
+            words = self.known_words.start(source_ids)
         return Written(
-            tf.zeros([rows, length], tf.int32), tf.zeros([rows, shifts], tf.int32)
+            tf.zeros([rows, length], tf.int32),
+            tf.zeros([rows, shifts], tf.int32),
+            *words,
         )
 
-    def record(self, written, tokens, step):
+    def record(self, written, tokens, step, source_ids=None):
         """`written` with `tokens` int32 `(rows,)` written at `step`."""
+        if self.known_words is not None:
+            node, matched = self.known_words.advance(
+                written.node, written.matched, source_ids, tokens
+            )
+            written = written._replace(node=node, matched=matched)
         if not self.needs_history:
             return written
         runs = written.runs
@@ -174,7 +206,8 @@ class Controls:
                 runs,
             )
         at_step = tf.one_hot(step, tf.shape(written.tokens)[1], dtype=tf.int32)
-        return Written(written.tokens + tokens[:, None] * at_step[None, :], runs)
+        tokens = written.tokens + tokens[:, None] * at_step[None, :]
+        return written._replace(tokens=tokens, runs=runs)
 
     def penalize(self, logits, written, step):
         """CTRL's repetition penalty on float32 logits `(rows, vocab)`."""
@@ -192,7 +225,9 @@ class Controls:
 
         return _when(self.repetition_penalty, 1.0, penalized, logits)
 
-    def restrict(self, log_probs, written, step, max_length, prefix=None):
+    def restrict(
+        self, log_probs, written, step, max_length, prefix=None, source_ids=None
+    ):
         """Bans and the forced prefix, on float32 log-probabilities `(rows, vocab)`.
 
         Args:
@@ -201,6 +236,7 @@ class Controls:
             step: int32 scalar t.
             max_length: int or int32 scalar, output tokens at most.
             prefix: int32 `(rows, P)` forced ids, 0-padded at the end, or None.
+            source_ids: int32 `(rows, S)`, each row's source (`known_words`).
         """
         vocab_size = tf.shape(log_probs)[-1]
         unrestricted = log_probs
@@ -219,7 +255,21 @@ class Controls:
                 ),
                 log_probs,
             )
-        if _on(self.min_length, 0) or _on(self.no_repeat_ngram_size, 0):
+        if self.known_words is not None:
+            steps_left = tf.cast(max_length, tf.int32) - 1 - step
+            allowed = self.known_words.allowed(
+                written.node,
+                written.matched,
+                source_ids,
+                written.source_left,
+                steps_left,
+            )
+            log_probs = tf.where(allowed, log_probs, NEGATIVE)
+        if (
+            _on(self.min_length, 0)
+            or _on(self.no_repeat_ngram_size, 0)
+            or self.known_words is not None
+        ):
             # Where the bans leave no token (a tiny vocabulary), <EOS> ends it.
             nothing = tf.reduce_all(log_probs <= NEGATIVE / 2, axis=-1)
             fallback = tf.logical_and(nothing[:, None], eos[None, :])

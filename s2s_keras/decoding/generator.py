@@ -24,6 +24,7 @@ from s2s_keras.decoding.search import search
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.special_tokens import RESERVED_TOKENS
 from s2s_keras.special_tokens import UNK_ID
+from s2s_keras.utils.checks import check_bool
 from s2s_keras.utils.checks import check_positive_int
 
 PREFIX = tf.TensorSpec([None, None], tf.int32, name="target_prefix")
@@ -55,7 +56,11 @@ class Generator(tf.Module):
             `no_repeat_ngram_size` counts.
         repetition_penalty: float > 0, CTRL's penalty on tokens already
             written (1 = off).
+        known_words_only: bool, whether every word written must be a word
+            of `lexicon` or of its source (see `lexicon.py`).
         tokenizer: the target `SubwordTokenizer`, for word n-grams.
+        lexicon: a `Lexicon` of the target vocabulary, for
+            `known_words_only`.
         return_attention: bool, whether to return the attention weights.
 
     See `controls.py` for what each control does.
@@ -90,7 +95,9 @@ class Generator(tf.Module):
         no_repeat_ngram_size=0,
         ngram_unit="word",
         repetition_penalty=1.0,
+        known_words_only=False,
         tokenizer=None,
+        lexicon=None,
         return_attention=False,
         name=None,
     ):
@@ -111,12 +118,14 @@ class Generator(tf.Module):
             top_p=top_p,
             seed=seed,
         )
+        self.known_words = _known_words(model, known_words_only, lexicon)
         self.controls = Controls(
             min_length=min_length,
             no_repeat_ngram_size=no_repeat_ngram_size,
             repetition_penalty=repetition_penalty,
             ngram_unit=ngram_unit,
             word_starts=None if tokenizer is None else word_starts(tokenizer),
+            known_words=self.known_words,
         )
         if min_length > max_length:
             raise ValueError(
@@ -156,6 +165,26 @@ class Generator(tf.Module):
             target_prefix,
             return_attention=self.return_attention,
         )
+
+
+def _known_words(model, known_words_only, lexicon):
+    """The `KnownWords` of a `Generator`, None where the control is off."""
+    check_bool("known_words_only", known_words_only)
+    if not known_words_only:
+        return None
+    if lexicon is None:
+        raise ValueError(
+            "known_words_only=True needs the words the model knows: pass "
+            "lexicon=Lexicon.load(directory) (or Lexicon.from_texts(...)). "
+            "Received: lexicon=None"
+        )
+    vocab_size = model.get_layer("decoder").vocab_size
+    if lexicon.vocab_size != vocab_size:
+        raise ValueError(
+            "The lexicon's vocabulary is not the model's. Expected a lexicon "
+            f"of {vocab_size} pieces. Received: {lexicon.vocab_size} pieces"
+        )
+    return lexicon.known_words()
 
 
 GENERATORS_KEPT = 8  # compiled searches kept per model, the least recently used out
@@ -201,7 +230,8 @@ def generate(
         **settings: the other `Generator` arguments (`beam_width`,
             `length_penalty`, `num_results`, `coverage_penalty`,
             `min_length`, `no_repeat_ngram_size`, `ngram_unit`,
-            `repetition_penalty`, `tokenizer`, `temperature`, `top_k`,
+            `repetition_penalty`, `known_words_only`, `tokenizer`,
+            `lexicon`, `temperature`, `top_k`,
             `top_p`, `seed`, `return_attention`).
 
     Returns:
@@ -259,6 +289,7 @@ _NOT_SETTINGS = (
     "self",
     "model",
     "tokenizer",
+    "lexicon",
     "return_attention",
     "name",
     "num_results",

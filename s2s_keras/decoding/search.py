@@ -119,17 +119,20 @@ def search(
         state = [tf.repeat(tensor, width, axis=0) for tensor in state]
         if target_prefix is not None:
             target_prefix = tf.repeat(target_prefix, width, axis=0)
+    rows_source = None  # each row's source, for the controls that read it
+    if controls.known_words is not None:
+        rows_source = tf.repeat(source_ids, width, axis=0)
     track_attention = return_attention or chooser.needs_attention
     normalized = getattr(decoder, "returns_log_probs", False)
     # What each row has written so far, for the controls.
-    written = controls.start(batch_size * width, max_length)
+    written = controls.start(batch_size * width, max_length, rows_source)
 
     def body(step, tokens, state, progress, written):
         logits, state, weights = decoder.step(tokens, state, memory, memory_mask)
         logits = controls.penalize(tf.cast(logits, tf.float32), written, step)
         log_probs = next_token_log_probs(logits, normalized)  # (batch * width, vocab)
         log_probs = controls.restrict(
-            log_probs, written, step, max_length, target_prefix
+            log_probs, written, step, max_length, target_prefix, rows_source
         )
         if track_attention:
             weights = tf.cast(weights, tf.float32)  # (batch * width, S)
@@ -141,7 +144,7 @@ def search(
             written = tf.nest.map_structure(
                 lambda tensor: _take_rows(tensor, origin, width), written
             )
-        written = controls.record(written, tokens, step)
+        written = controls.record(written, tokens, step, rows_source)
         return step + 1, tokens, state, progress, written
 
     def not_done(step, tokens, state, progress, written):

@@ -7,6 +7,8 @@
       model.keras           the Keras model, to reload and train on
       tokenizer/            tokenizer.model + vocabulary.txt (sources)
       target_tokenizer/     the same for targets, if they have their own
+      lexicon.npz           the training text's words, for known_words_only
+                            (decoding/lexicon.py), if the run made one
       export.json           the lengths and the decoding settings, like a
                             generation config
 
@@ -50,6 +52,7 @@ def write_export(
     tflite_quantization=None,
     quantization=None,
     extra_files=None,
+    lexicon=None,
     **generator_options,
 ):
     """Writes the export directory described in the module docstring.
@@ -78,6 +81,9 @@ def write_export(
             docs/benchmarks.md.
         extra_files: dict file name -> text, written beside (a model card,
             metrics).
+        lexicon: the target vocabulary's `Lexicon`, written beside and
+            built into the SavedModel and TFLite file where
+            `known_words_only` is on; None for none.
         **generator_options: `Generator` arguments for the SavedModel
             (`max_length`, `method`, `beam_width`, `no_repeat_ngram_size`,
             ...), and `target_prefix` (text).
@@ -101,9 +107,12 @@ def write_export(
             target_tokenizer,
             max_source_length=max_source_length,
             max_target_length=max_target_length,
+            lexicon=lexicon,
             **generator_options,
         )
         export_saved_model(server, staging / "saved_model")
+        if lexicon is not None:
+            lexicon.save(staging)
         model.save(staging / "model.keras")
         source_tokenizer.save(staging / "tokenizer")
         if target_tokenizer is not source_tokenizer:
@@ -183,9 +192,11 @@ def read_export(directory):
     Returns:
         A dict: `"model"` (the Keras model), `"tokenizer"` (the source
         `SubwordTokenizer`), `"target_tokenizer"` (the same one unless the
-        export has its own), `"settings"` (`export.json`) and `"metrics"`
-        (`metrics.json`, or None for an export without one).
+        export has its own), `"lexicon"` (its `Lexicon`, or None),
+        `"settings"` (`export.json`) and `"metrics"` (`metrics.json`, or
+        None for an export without one).
     """
+    from s2s_keras.decoding import Lexicon
     from s2s_keras.text import SubwordTokenizer
 
     directory = pathlib.Path(directory)
@@ -206,6 +217,7 @@ def read_export(directory):
         "model": load_model(directory / "model.keras", settings.get("quantization")),
         "tokenizer": tokenizer,
         "target_tokenizer": target_tokenizer,
+        "lexicon": Lexicon.load(directory),
         "settings": settings,
         "metrics": metrics,
     }

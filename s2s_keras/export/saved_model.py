@@ -25,7 +25,9 @@ inputs, so a program changes them per call without a new export: int32
 `max_length`, `min_length`, `no_repeat_ngram_size`; float32
 `repetition_penalty`, `length_penalty`, `coverage_penalty` (the last two
 for beam search, the coverage penalty with attention only); the method,
-beam width and n-gram unit stay the export's. Its `target_prefix` is text
+beam width, n-gram unit and `known_words_only` (a word only if the
+training text or the source has it; the lexicon is held in the graph)
+stay the export's. Its `target_prefix` is text
 each output starts with ("" for none), per row.
 
 **Bounds.** Every signature bounds its own cost, for any TensorFlow program
@@ -243,6 +245,7 @@ class Seq2SeqServer(tf.Module):
             repetition_penalty=repetition_penalty,
             ngram_unit=options.get("ngram_unit", "word"),
             word_starts=self.generator.controls.word_starts,
+            known_words=self.generator.known_words,
         )
         source_ids = self.tokenize(text)["source_ids"]
         tf.debugging.assert_equal(

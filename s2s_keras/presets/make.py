@@ -134,6 +134,8 @@ def make_preset(
         (staging / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         save_weights(model, staging / WEIGHTS, storage)
         export["tokenizer"].save(staging / TOKENIZER)
+        if export["lexicon"] is not None:
+            export["lexicon"].save(staging)
         preset = load(staging)
         pairs = test_pairs if test_pairs is not None else _run_test_pairs(run)
         scores, outputs = preset.score(pairs)

@@ -16,6 +16,7 @@ another folder of them:
 | `config.json` | the model's Keras config, the task, the maximum source length, the decoding settings (chosen on the validation split), the weight storage |
 | `weights.npz` | the weights, float16 or int8 (`weights.py`), no optimizer state |
 | `tokenizer/` | the SentencePiece model, shared by sources and outputs |
+| `lexicon.npz` | the words of the training text, for `known_words_only` (optional; `decoding.Lexicon`) |
 | `metadata.json` | package versions, parameter count, vocabulary size, data source and license, date, scores |
 | `README.md` | the model card |
 """
@@ -27,6 +28,7 @@ import pathlib
 
 import keras
 
+from s2s_keras.decoding import Lexicon
 from s2s_keras.export import write_export
 from s2s_keras.presets import remote
 from s2s_keras.presets.weights import load_weights
@@ -142,6 +144,7 @@ class Preset:
         config: the preset's `config.json`.
         metadata: its `metadata.json` (`{}` if none).
         directory: the folder it was loaded from.
+        lexicon: its `Lexicon` (the training text's words), or None.
 
     Attributes:
         name, task: from the folder and the config.
@@ -156,8 +159,10 @@ class Preset:
         config,
         metadata,
         directory,
+        lexicon=None,
     ):
         self.model = model
+        self.lexicon = lexicon
         self.tokenizer = tokenizer
         self.generation = generation
         self.max_source_length = max_source_length
@@ -204,6 +209,7 @@ class Preset:
             generation,
             self.max_source_length,
             batch_size,
+            lexicon=self.lexicon,
         )
         return outputs[0] if single else outputs
 
@@ -214,7 +220,14 @@ class Preset:
             raise ValueError(
                 f"Unknown decoding setting(s) {unknown}; the settings are {sorted(fields)}"
             )
-        return dataclasses.replace(self.generation, **controls)
+        generation = dataclasses.replace(self.generation, **controls)
+        if generation.known_words_only and self.lexicon is None:
+            raise ValueError(
+                f"known_words_only needs the words the model knows, and the preset "
+                f"{self.name} has no lexicon.npz (a preset made from an export that "
+                "holds one has it). Received: known_words_only=True"
+            )
+        return generation
 
     def score(self, pairs, **controls):
         """The task's scores on `(source, target)` pairs; also returns the outputs."""
@@ -225,6 +238,7 @@ class Preset:
             self._generation(controls),
             self.config["metric"],
             self.max_source_length,
+            lexicon=self.lexicon,
         )
 
     def export(self, directory, quantization=None, tflite=True, **controls):
@@ -253,6 +267,7 @@ class Preset:
             tflite=tflite,
             quantization=quantization,
             extra_files={"README.md": card},
+            lexicon=self.lexicon,
             target_prefix=generation.target_prefix,
             **generation.settings(),
         )
@@ -285,4 +300,5 @@ def load(name_or_path, sha256=None):
         config,
         metadata,
         directory,
+        Lexicon.load(directory),
     )

@@ -22,6 +22,7 @@ from s2s_keras.schedules import SCHEDULES
 from s2s_keras.schedules import learning_rate_schedule
 from s2s_keras.training.distribute import PRECISIONS
 from s2s_keras.training.distribute import STRATEGIES
+from s2s_keras.utils.checks import check_bool
 from s2s_keras.utils.checks import check_choice
 from s2s_keras.utils.checks import check_non_negative_int
 from s2s_keras.utils.checks import check_rate
@@ -275,6 +276,8 @@ class GenerationConfig:
         no_repeat_ngram_size: no n-gram repeats in an output (0 = off).
         ngram_unit: `"word"` or `"subword"`, what that n counts.
         repetition_penalty: CTRL's penalty on tokens already written (1 = off).
+        known_words_only: whether every word written must be a word of the
+            training text or of its source (needs the model's lexicon).
         target_prefix: text every output starts with ("" = none).
         seed: the sampling seed.
     """
@@ -289,6 +292,7 @@ class GenerationConfig:
     no_repeat_ngram_size: int = 0
     ngram_unit: str = "word"
     repetition_penalty: float = 1.0
+    known_words_only: bool = False
     target_prefix: str = ""
     seed: int = 0
 
@@ -296,6 +300,7 @@ class GenerationConfig:
         check_choice("method", self.method, METHODS)
         check_choice("ngram_unit", self.ngram_unit, NGRAM_UNITS)
         check_choice("coverage_form", self.coverage_form, COVERAGE_FORMS)
+        check_bool("known_words_only", self.known_words_only)
 
     def settings(self):
         """The `Generator` / `generate` keyword arguments (all but the prefix)."""

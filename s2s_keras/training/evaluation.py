@@ -18,7 +18,13 @@ PLOTTED_SOURCE_LENGTH = 40
 
 
 def generate_texts(
-    model, tokenizer, sources, generation, max_source_length=96, batch_size=64
+    model,
+    tokenizer,
+    sources,
+    generation,
+    max_source_length=96,
+    batch_size=64,
+    lexicon=None,
 ):
     """Generated text for every source, in order.
 
@@ -29,8 +35,11 @@ def generate_texts(
         generation: a `GenerationConfig`.
         max_source_length: int, source subwords kept.
         batch_size: int, sources per search.
+        lexicon: the model's `Lexicon`, for `generation.known_words_only`.
     """
-    generator = generator_for(model, **generation.settings(), tokenizer=tokenizer)
+    generator = generator_for(
+        model, **generation.settings(), tokenizer=tokenizer, lexicon=lexicon
+    )
     prefix = prefix_ids(tokenizer, generation)
     outputs = []
     for start in range(0, len(sources), batch_size):
@@ -57,19 +66,29 @@ def _for_rows(prefix, batch_size):
     return None if prefix is None else tf.tile(prefix, [batch_size, 1])
 
 
-def evaluate(model, tokenizer, pairs, generation, metric, max_source_length=96):
+def evaluate(
+    model, tokenizer, pairs, generation, metric, max_source_length=96, lexicon=None
+):
     """Scores the model's outputs for `pairs`; returns `(scores, outputs)`."""
     sources = [source for source, _ in pairs]
     references = [target for _, target in pairs]
     log(f"Generating for {len(sources)} test pairs ({generation.method}) ...")
-    outputs = generate_texts(model, tokenizer, sources, generation, max_source_length)
+    outputs = generate_texts(
+        model, tokenizer, sources, generation, max_source_length, lexicon=lexicon
+    )
     return metrics.score(metric, outputs, references), outputs
 
 
-def attention_examples(model, tokenizer, sources, generation, max_source_length=96):
+def attention_examples(
+    model, tokenizer, sources, generation, max_source_length=96, lexicon=None
+):
     """Source pieces, output pieces and weights for a few sources (for plots)."""
     generator = generator_for(
-        model, **generation.settings(), tokenizer=tokenizer, return_attention=True
+        model,
+        **generation.settings(),
+        tokenizer=tokenizer,
+        lexicon=lexicon,
+        return_attention=True,
     )
     length_kept = min(max_source_length, PLOTTED_SOURCE_LENGTH)
     prefix = prefix_ids(tokenizer, generation)

@@ -144,6 +144,7 @@ def recipe_parser(description, task):
     generation.add_argument("--no-repeat-ngram-size", type=non_negative_int, default=0, help="no n-gram occurs twice in an output, n counted in --ngram-unit (default: %(default)s, off)")
     generation.add_argument("--ngram-unit", choices=NGRAM_UNITS, default="word", help="what --no-repeat-ngram-size counts: words (a piece that starts one and those after it) or subwords (default: %(default)s)")
     generation.add_argument("--repetition-penalty", type=positive_float, default=1.0, help="CTRL's penalty on tokens already written: logits over 0 divided by it, others multiplied (default: %(default)s, off)")
+    generation.add_argument("--known-words-only", action=argparse.BooleanOptionalAction, default=False, help="write only words of the training text or of the source: no made-up word, none left cut off at --max-target-length (in the export too) (default: %(default)s)")
     generation.add_argument("--target-prefix", default="", help="text every output starts with, forced (default: none)")
 
     output = parser.add_argument_group("output")

@@ -83,7 +83,16 @@ for fine-tuning.
 
 
 def write_results(
-    task, config, tokenizer, sizes, test_pairs, rows, trained, outputs, metric
+    task,
+    config,
+    tokenizer,
+    sizes,
+    test_pairs,
+    rows,
+    trained,
+    outputs,
+    metric,
+    lexicon=None,
 ):
     """Table, examples, plots, metrics.json, model card and the export.
 
@@ -97,6 +106,7 @@ def write_results(
         trained: the main model's `TrainedModel`.
         outputs: its outputs for the test pairs, in order.
         metric: `"rouge"` or `"bleu"`.
+        lexicon: the training text's `Lexicon` (exported beside), or None.
 
     Returns:
         The summary written to `metrics.json`, as a dict.
@@ -114,6 +124,7 @@ def write_results(
             sources,
             config.generation,
             config.data.max_source_length,
+            lexicon,
         )
         plotting.plot_attention(examples_of_attention, output / "attention.png")
     summary = {
@@ -142,6 +153,7 @@ def write_results(
             "README.md": model_card(task, config, table, trained.minutes, sizes),
         },
         target_prefix=config.generation.target_prefix,
+        lexicon=lexicon,
         **config.generation.settings(),
     )
     exported(output)

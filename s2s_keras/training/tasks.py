@@ -112,6 +112,9 @@ TASKS = {
                 "no_repeat_ngram_size": 2,  # words: no word bigram twice
                 "coverage_penalty": 0.5,
                 "coverage_form": "summary",
+                # No made-up words: 6.3% -> 0.0% of outputs, ROUGE-1 +0.3
+                # (docs/generation.md, "Known words only").
+                "known_words_only": True,
             },
         ),
         Task(

@@ -156,15 +156,20 @@ def test_bad_controls_raise(kwargs, match):
 # ---------------------------------------------------------------- tiny models
 
 
-@pytest.fixture(scope="module")
-def tiny():
+def confident_model(vocab_size):
+    """A tiny untrained model with its weights tripled: peaked, varied outputs."""
     import keras
 
     keras.utils.set_random_seed(5)
-    model = build_seq2seq(VOCAB, VOCAB, embedding_dim=4, units=8)
+    model = build_seq2seq(vocab_size, vocab_size, embedding_dim=4, units=8)
     for weight in model.weights:
         weight.assign(weight * 3.0)
     return model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return confident_model(VOCAB)
 
 
 SOURCES = np.array(

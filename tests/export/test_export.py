@@ -45,9 +45,9 @@ def sharp_model(vocab_size, attention="dot"):
     return model
 
 
-def sharp_export(tmp_path_factory, name, **options):
+def sharp_export(tmp_path_factory, name, tokenizer=None, **options):
     """A sharp model and its tokenizer, exported to a new folder `name`."""
-    tokenizer = SubwordTokenizer.train(corpus(), vocab_size=320)
+    tokenizer = tokenizer or SubwordTokenizer.train(corpus(), vocab_size=320)
     model = sharp_model(tokenizer.vocab_size)
     directory = tmp_path_factory.mktemp(name)
     write_export(
@@ -495,6 +495,7 @@ def test_export_json_holds_every_decoding_setting(controlled):
         "target_prefix": "the",
         "coverage_form": "gnmt",
         "ngram_unit": "word",
+        "known_words_only": False,
         "temperature": 1.0,
         "seed": 0,
     }
