@@ -7,8 +7,8 @@
 `search.py` holds the loop, `choosers.py` greedy and sampling, `beam.py`
 beam search, `methods.py` the lookup by name, `controls.py` what every
 method obeys (n-gram blocking, minimum length, repetition penalty, forced
-prefix, known words), `lexicon.py` the trie of known words that control
-walks, `generator.py` the compiled search kept per model and settings,
+prefix, known words), `lexicon.py` the trie of known words and
+`known_words.py` that control's walk of it, `generator.py` the compiled search kept per model and settings,
 `scoring.py` the log-likelihood of given outputs.
 """
 
@@ -22,7 +22,7 @@ from s2s_keras.decoding.generator import Generator
 from s2s_keras.decoding.generator import generate
 from s2s_keras.decoding.generator import generator_for
 from s2s_keras.decoding.generator import generator_settings
-from s2s_keras.decoding.lexicon import KnownWords
+from s2s_keras.decoding.known_words import KnownWords
 from s2s_keras.decoding.lexicon import Lexicon
 from s2s_keras.decoding.methods import METHODS
 from s2s_keras.decoding.methods import get_chooser

@@ -23,7 +23,7 @@ memory whatever n and L (never a `(rows, L, L)` tensor).
 | `target_prefix`        | at t < len(prefix) only prefix[t] is allowed (per row)         |
 | `known_words`          | a piece only where it keeps the word being written a known     |
 |                        | word, or a word of the row's source, that can still be finished |
-|                        | before `max_length` (`lexicon.py`)                             |
+|                        | before `max_length` (`known_words.py`)                             |
 
 A ban sets a token's log-probability to `NEGATIVE` without renormalizing the
 rest, so a hypothesis's score stays the model's log-probability of its
@@ -100,7 +100,7 @@ class Written(NamedTuple):
             match with its d-shift, ending now); `(rows, 0)` without n-gram
             blocking.
         node: int32 `(rows,)`, where each row's last word is in the known
-            words' trie (`lexicon.KnownWords`); 0 without `known_words`.
+            words' trie (`known_words.KnownWords`); 0 without `known_words`.
         matched: bool `(rows, S)`: which source positions the last word
             matches up to; `(rows, 0)` where no source word counts.
         source_left: int32 `(rows, S)`, pieces after each source position

@@ -57,7 +57,7 @@ class Generator(tf.Module):
         repetition_penalty: float > 0, CTRL's penalty on tokens already
             written (1 = off).
         known_words_only: bool, whether every word written must be a word
-            of `lexicon` or of its source (see `lexicon.py`).
+            of `lexicon` or of its source (see `known_words.py`).
         tokenizer: the target `SubwordTokenizer`, for word n-grams.
         lexicon: a `Lexicon` of the target vocabulary, for
             `known_words_only`.

@@ -8,7 +8,7 @@ import pytest
 
 from s2s_keras.decoding import Lexicon
 from s2s_keras.decoding import generate
-from s2s_keras.decoding import lexicon as lexicon_module
+from s2s_keras.decoding import known_words as known_words_module
 from s2s_keras.decoding import word_starts
 from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
@@ -157,7 +157,7 @@ def test_greedy_keeps_to_known_words_as_a_brute_force_search_does(
     sharp, max_length, with_source, narrow, monkeypatch
 ):
     # narrow=0: every node's children are a row over the vocabulary.
-    monkeypatch.setattr(lexicon_module, "NARROW", narrow)
+    monkeypatch.setattr(known_words_module, "NARROW", narrow)
     lexicon = Lexicon.from_words(WORDS, STARTS, source_words=with_source)
     found = generate(
         sharp,
