@@ -3,7 +3,8 @@
 Reads an export (a recipe's --output), scores its outputs for the first
 validation pairs of the data it was trained on, and searches the decoding
 settings one at a time (method, length penalty, n-gram blocking, minimum
-length, coverage and repetition penalties; see
+length, coverage and repetition penalties, known words only where the
+export has a lexicon; see
 s2s_keras/training/generation_search.py). Prints every trial, the best settings and
 the recipe flags that give them, and writes them to a JSON file. The test
 pairs are never read.
@@ -81,6 +82,7 @@ def main(argv=None):
         start=GenerationConfig(max_length=data.max_target_length),
         max_source_length=data.max_source_length,
         has_attention=isinstance(model.get_layer("decoder"), AttentionDecoder),
+        lexicon=export["lexicon"],
     )
     headline = HEADLINE[task.metric]
     print(f"\n{'settings':58} {headline:>8} {'ms/pair':>8}")

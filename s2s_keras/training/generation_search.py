@@ -11,6 +11,10 @@ on validation pairs: the test pairs stay for the final score.
     best, trials = search_generation(model, tokenizer, validation_pairs, "rouge")
 
 About 20 evaluations of the pairs; every setting tried is scored once.
+
+`known_words_only` (where the model has a lexicon) is tried last and kept
+unless it costs more than `min_gain`: it is there to stop made-up words, not
+to win points, so it stays on where it costs nothing.
 """
 
 import dataclasses
@@ -45,8 +49,10 @@ CANDIDATES = {
         ("summary", 5.0),
     ],
     "repetition_penalty": [1.0, 1.2, 1.5],
+    "known_words_only": [True],
 }
 BEAM_ONLY = {"coverage_penalty", "coverage_form"}
+KEPT_UNLESS_IT_COSTS = {"known_words_only"}
 
 
 @dataclasses.dataclass
@@ -68,6 +74,7 @@ def search_generation(
     max_source_length=96,
     has_attention=True,
     min_gain=0.1,
+    lexicon=None,
 ):
     """Finds the decoding settings that score best on `pairs`.
 
@@ -85,7 +92,9 @@ def search_generation(
         has_attention: bool; without attention the coverage penalty is
             not tried.
         min_gain: float, points of the headline score a change must add
-            to be kept.
+            to be kept (or, for `known_words_only`, may cost at most).
+        lexicon: the model's `Lexicon`; without one, `known_words_only` is
+            not tried.
 
     Returns:
         `(best GenerationConfig, trials)`, the trials in the order run.
@@ -95,7 +104,8 @@ def search_generation(
         for setting, values in (
             CANDIDATES if candidates is None else candidates
         ).items()
-        if has_attention or "coverage_penalty" not in _names(setting)
+        if (has_attention or "coverage_penalty" not in _names(setting))
+        and (lexicon is not None or "known_words_only" not in _names(setting))
     }
     headline = metrics.HEADLINE[metric]
     sources = [source for source, _ in pairs]
@@ -106,7 +116,12 @@ def search_generation(
         if generation not in trials:
             began = time.perf_counter()
             outputs = generate_texts(
-                model, tokenizer, sources, generation, max_source_length
+                model,
+                tokenizer,
+                sources,
+                generation,
+                max_source_length,
+                lexicon=lexicon,
             )
             seconds = (time.perf_counter() - began) / len(sources)
             scores = metrics.score(metric, outputs, references)
@@ -123,7 +138,8 @@ def search_generation(
             value = value if len(names) > 1 else (value,)
             tried = dataclasses.replace(best, **dict(zip(names, value, strict=True)))
             score = trial(tried)
-            if score >= best_score + min_gain:
+            gain = -min_gain if KEPT_UNLESS_IT_COSTS.issuperset(names) else min_gain
+            if score >= best_score + gain:
                 best, best_score = tried, score
     return best, list(trials.values())
 
@@ -147,6 +163,8 @@ def describe(generation):
         parts.append(f"min {generation.min_length}")
     if generation.repetition_penalty != 1.0:
         parts.append(f"rp {generation.repetition_penalty:g}")
+    if generation.known_words_only:
+        parts.append("known words only")
     return ", ".join(parts)
 
 
@@ -156,6 +174,11 @@ def as_flags(generation):
     flags = []
     for field in dataclasses.fields(GenerationConfig):
         value = getattr(generation, field.name)
-        if field.name != "max_length" and value != getattr(default, field.name):
-            flags += [f"--{field.name.replace('_', '-')}", str(value)]
+        if field.name == "max_length" or value == getattr(default, field.name):
+            continue
+        flag = field.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags += [f"--{flag}", str(value)]
     return flags

@@ -150,13 +150,22 @@ def greedy_reference(model, source, known, max_length):
     return written
 
 
-@pytest.mark.parametrize("max_length", [1, 3, 6])
-@pytest.mark.parametrize("with_source", [True, False], ids=["source", "no-source"])
-@pytest.mark.parametrize("narrow", [64, 0], ids=["gathered", "wide-rows"])
+@pytest.mark.parametrize(
+    "max_length, with_source, narrow",
+    [
+        (1, True, 64),
+        (3, True, 64),
+        (6, True, 64),
+        (6, False, 64),
+        (3, True, 0),
+        (6, False, 0),
+    ],
+    ids=["1", "3", "6", "6-no-source", "3-wide-rows", "6-no-source-wide-rows"],
+)
 def test_greedy_keeps_to_known_words_as_a_brute_force_search_does(
     sharp, max_length, with_source, narrow, monkeypatch
 ):
-    # narrow=0: every node's children are a row over the vocabulary.
+    # narrow=0: every node's children are a row over the vocabulary, not a gather.
     monkeypatch.setattr(known_words_module, "NARROW", narrow)
     lexicon = Lexicon.from_words(WORDS, STARTS, source_words=with_source)
     found = generate(
@@ -177,7 +186,8 @@ def test_greedy_keeps_to_known_words_as_a_brute_force_search_does(
 def test_every_method_writes_only_known_or_source_words_never_cut_off(sharp, method):
     lexicon = Lexicon.from_words(WORDS, STARTS)
     written_words = set()
-    for max_length, seed in itertools.product([2, 4, 7, 12], [0, 1]):
+    seeds = [0, 1] if method == "sample" else [0]
+    for max_length, seed in itertools.product([2, 5, 12], seeds):
         found = generate(
             sharp,
             SOURCES,

@@ -204,3 +204,10 @@ def test_tune_decoding_chooses_on_validation_pairs(summarize_run, tmp_path, caps
     chosen_score = chosen[0]["scores"]["rougeL"]
     assert all(t["scores"]["rougeL"] < chosen_score + 0.1 for t in trials)
     assert json.loads(output.read_text()) == summary
+    # The run has a lexicon: known words only is tried, kept unless it costs.
+    (known,) = [t for t in trials if t["settings"]["known_words_only"]]
+    without = {**known["settings"], "known_words_only": False}
+    (before,) = [t for t in trials if t["settings"] == without]
+    kept = known["scores"]["rougeL"] >= before["scores"]["rougeL"] - 0.1
+    assert summary["best"]["known_words_only"] == kept
+    assert ("--known-words-only" in summary["flags"]) == kept
