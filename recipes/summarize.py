@@ -27,7 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
-from s2s_keras.data.pairs import lexicon_for  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
@@ -35,6 +34,7 @@ from s2s_keras.models import compile_seq2seq  # noqa: E402
 from s2s_keras.training import flags  # noqa: E402
 from s2s_keras.training import tasks  # noqa: E402
 from s2s_keras.training.evaluation import evaluate  # noqa: E402
+from s2s_keras.training.evaluation import lexicon_for  # noqa: E402
 from s2s_keras.training.reporting import write_results  # noqa: E402
 from s2s_keras.training.runner import Runner  # noqa: E402
 

@@ -29,7 +29,6 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 
 from s2s_keras import metrics  # noqa: E402
-from s2s_keras.data.pairs import lexicon_for  # noqa: E402
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.models import CROSS_ENTROPY  # noqa: E402
@@ -38,6 +37,7 @@ from s2s_keras.training import tasks  # noqa: E402
 from s2s_keras.training.callbacks import budgets  # noqa: E402
 from s2s_keras.training.evaluation import ValidationScore  # noqa: E402
 from s2s_keras.training.evaluation import evaluate  # noqa: E402
+from s2s_keras.training.evaluation import lexicon_for  # noqa: E402
 from s2s_keras.training.reporting import write_results  # noqa: E402
 from s2s_keras.training.runner import Runner  # noqa: E402
 from s2s_keras.training.tuning import Seq2SeqHyperModel  # noqa: E402

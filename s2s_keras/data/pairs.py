@@ -32,7 +32,6 @@ from s2s_keras.data.shards import split_records
 from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.tfds_sets import load_tfds
 from s2s_keras.data.tfds_sets import tfds_size
-from s2s_keras.decoding.lexicon import Lexicon
 from s2s_keras.text import SubwordTokenizer
 from s2s_keras.utils.checks import check_choice
 from s2s_keras.utils.console import log
@@ -282,27 +281,3 @@ def tokenizer_for(folder, train_pairs, vocab_size, seed=0):
     tokenizer = SubwordTokenizer.train(texts, vocab_size=vocab_size, seed=seed)
     tokenizer.save(folder)
     return tokenizer
-
-
-def lexicon_for(folder, splits, tokenizer):
-    """The lexicon saved in `folder`, or a new one of the train split's words.
-
-    The words of every training source and target, as `tokenizer` cuts
-    them (`decoding.Lexicon`), for the `known_words_only` control; kept in
-    `folder` so that a resumed run reuses it.
-
-    Args:
-        folder: where the lexicon is (or will be) saved (`lexicon.npz`).
-        splits: the run's `Splits`.
-        tokenizer: its `SubwordTokenizer`, shared by sources and targets.
-    """
-    lexicon = Lexicon.load(folder)
-    if lexicon is not None:
-        log(f"Using the lexicon in {folder}")
-        return lexicon
-    log("Collecting the training text's words (for --known-words-only) ...")
-    lexicon = Lexicon.from_texts(tokenizer, splits.texts("train"))
-    log(f"{len(lexicon):,} words")
-    folder.mkdir(parents=True, exist_ok=True)
-    lexicon.save(folder)
-    return lexicon

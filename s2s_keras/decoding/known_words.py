@@ -19,11 +19,13 @@ the target vocabulary (`source_words`), which source positions the word
 being written matches so far (`matched`, bool `(rows, S)`).
 
 The arrays are held small, as a TFLite file holds them: pieces in int16,
-`remaining` in int8 (127: as far as it counts). A node's children are
-gathered `max_children` at a time; the few nodes with more than `NARROW`
-children (`▁lib` + ...) get a row over the vocabulary instead
+`remaining` in int8 (127: as far as it counts). To allow, a node's children
+are gathered `max_children` at a time; the few nodes with more than
+`NARROW` children (`▁lib` + ...) get a row over the vocabulary instead
 (`wide_remaining[row, piece]`: the child's `remaining`, -1 where the piece
-is no child). Every op is a TFLite builtin.
+is no child). To advance, a binary search finds the piece written among
+its node's children (they are ordered by piece). Every op is a TFLite
+builtin.
 """
 
 import numpy as np
@@ -54,6 +56,8 @@ class KnownWords(tf.Module):
         degree = np.diff(lexicon.first_child)
         wide = np.flatnonzero(degree > NARROW).astype(np.int32)
         self.max_children = int(max(1, degree[degree <= NARROW].max(initial=0)))
+        # Halvings that find a piece among the most children a node has.
+        self.search_steps = int(degree.max(initial=0)).bit_length()
         piece_type = (
             np.int16 if lexicon.vocab_size <= np.iinfo(np.int16).max else np.int32
         )
@@ -116,57 +120,57 @@ class KnownWords(tf.Module):
         remaining = self._array("remaining")
         children, valid = self._children(node)
         finishable = self._remaining(remaining, children) <= steps_left
-        pieces = tf.cast(tf.gather(self._array("pieces"), children), tf.int32)
-        continuing = token_sets(
-            pieces, tf.logical_and(valid, finishable), self.vocab_size
-        )
-        wide = self._wide_children(node)  # (rows, vocab): -1 where no child
-        wide_ok = tf.logical_and(wide >= 0, wide <= steps_left)
-        continuing = tf.logical_or(continuing, wide_ok)
+        # Every piece a row may write, in one scatter: its node's children
+        # (continuations) and, with source words, the next piece of each
+        # source word it matches (continuations) and the source's first
+        # pieces (word starts, allowed below only where a word ends).
+        ids = [tf.cast(tf.gather(self._array("pieces"), children), tf.int32)]
+        chosen = [tf.logical_and(valid, finishable)]
         word_ends = tf.equal(self._remaining(remaining, node), 0)  # (rows,)
-        root_child = self._array("root_child")
-        first = self._remaining(remaining, root_child) <= steps_left  # (vocab,)
-        first = tf.logical_and(first, root_child > 0)[None, :]
         if self.source_words:
-            starts = self._starts(source_ids)
             following = tf.pad(source_ids[:, 1:], [[0, 0], [0, 1]])
             following_left = tf.pad(source_left[:, 1:], [[0, 0], [0, 1]])
             goes_on = tf.logical_and(matched, tf.logical_not(self._starts(following)))
             goes_on = tf.logical_and(goes_on, following != PAD_ID)
-            goes_on = tf.logical_and(goes_on, following_left <= steps_left)
-            continuing = tf.logical_or(
-                continuing, token_sets(following, goes_on, self.vocab_size)
-            )
+            ids.append(following)
+            chosen.append(tf.logical_and(goes_on, following_left <= steps_left))
+            fits = tf.logical_and(source_left <= steps_left, source_ids != PAD_ID)
+            ids.append(source_ids)
+            chosen.append(tf.logical_and(self._starts(source_ids), fits))
             ends = tf.logical_and(matched, source_left == 0)
             word_ends = tf.logical_or(word_ends, tf.reduce_any(ends, axis=-1))
-            fits = tf.logical_and(source_left <= steps_left, source_ids != PAD_ID)
-            source_first = tf.logical_and(starts, fits)
-            first = tf.logical_or(
-                first, token_sets(source_ids, source_first, self.vocab_size)
-            )
+        pieces = token_sets(
+            tf.concat(ids, axis=1), tf.concat(chosen, axis=1), self.vocab_size
+        )
+        wide = self._wide_children(node)  # int8 (rows, vocab): -1 where no child
+        within = tf.cast(steps_left, tf.int8)
+        continuing = tf.logical_or(pieces, tf.logical_and(wide >= 0, wide <= within))
+        root_child = self._array("root_child")
+        first = self._remaining(remaining, root_child) <= steps_left  # (vocab,)
+        first = tf.logical_and(first, root_child > 0)
         eos = tf.one_hot(EOS_ID, self.vocab_size, on_value=True, off_value=False)
-        first = tf.logical_or(first, eos[None, :])
-        starting = tf.logical_and(word_ends[:, None], first)  # (rows, vocab)
+        first = tf.logical_or(first, eos)[None, :]
+        starting = tf.logical_and(word_ends[:, None], tf.logical_or(first, pieces))
         return tf.where(self._array("word_starts")[None, :], starting, continuing)
 
     def advance(self, node, matched, source_ids, tokens):
         """The walk's state after `tokens` int32 `(rows,)`: `(node, matched)`."""
-        children, valid = self._children(node)
-        pieces = tf.cast(tf.gather(self._array("pieces"), children), tf.int32)
-        hits = tf.logical_and(valid, tf.equal(pieces, tokens[:, None]))
-        child = tf.reduce_sum(tf.where(hits, children, 0), axis=1)  # 0: none
-        # A wide node's children are its pieces in order: the child of a
-        # piece is first_child + the number of its children before it.
-        is_child = self._wide_children(node) >= 0  # (rows, vocab)
-        pieces_by_id = tf.range(self.vocab_size)[None, :]
-        before = tf.logical_and(is_child, pieces_by_id < tokens[:, None])
-        rank = tf.reduce_sum(tf.cast(before, tf.int32), axis=1)
-        at = tf.logical_and(is_child, tf.equal(pieces_by_id, tokens[:, None]))
-        wide_hit = tf.reduce_any(at, axis=1)
-        first_child = tf.gather(self._array("first_child"), node)
-        child = tf.where(wide_hit, first_child + rank, child)
-        off = tf.shape(self._array("remaining"))[0] - 1
-        inside = tf.where(child > 0, child, off)
+        first_child, pieces = self._array("first_child"), self._array("pieces")
+        # A node's children are consecutive and ordered by piece: a binary
+        # search finds the token among them, gathers of `rows` only.
+        low = tf.gather(first_child, node)
+        end = tf.gather(first_child, node + 1)
+        high = end
+        for _ in range(self.search_steps):
+            middle = (low + high) // 2
+            before = tf.cast(tf.gather(pieces, tf.minimum(middle, end - 1)), tf.int32)
+            before = tf.logical_and(middle < high, before < tokens)
+            low = tf.where(before, middle + 1, low)
+            high = tf.where(before, high, tf.minimum(middle, high))
+        last = tf.shape(pieces)[0] - 1
+        found = tf.cast(tf.gather(pieces, tf.minimum(low, last)), tf.int32)
+        off = last  # the last node: off the trie
+        inside = tf.where(tf.logical_and(low < end, found == tokens), low, off)
         starting = self._starts(tokens)  # (rows,)
         first = tf.gather(self._array("root_child"), tokens)
         first = tf.where(first > 0, first, off)
@@ -200,9 +204,8 @@ class KnownWords(tf.Module):
         return tf.reduce_sum(tf.where(node[:, None] == wide[None, :], rows, 0), 1)
 
     def _wide_children(self, node):
-        """int32 `(rows, vocab)`: a wide node's children's `remaining`, -1: none."""
-        table = self._array("wide_remaining")
-        return tf.cast(tf.gather(table, self._wide_row(node)), tf.int32)
+        """int8 `(rows, vocab)`: a wide node's children's `remaining`, -1: none."""
+        return tf.gather(self._array("wide_remaining"), self._wide_row(node))
 
     def _remaining(self, remaining, nodes):
         return tf.cast(tf.gather(remaining, nodes), tf.int32)

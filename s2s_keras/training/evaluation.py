@@ -1,4 +1,5 @@
-"""Generated text scored against references, and what a plot of attention needs.
+"""Generated text scored against references, and what a plot of attention needs;
+the lexicon of a run's training text, for the known-words control.
 
 outputs = generate_texts(model, tokenizer, sources, GenerationConfig())
 scores = metrics.score("rouge", outputs, references)
@@ -9,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from s2s_keras import metrics
+from s2s_keras.decoding import Lexicon
 from s2s_keras.decoding import generator_for
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.utils.console import log
@@ -146,3 +148,27 @@ class ValidationScore(keras.callbacks.Callback):
         )
         for name, value in scores.items():
             logs[f"val_{name}"] = value
+
+
+def lexicon_for(folder, splits, tokenizer):
+    """The lexicon saved in `folder`, or a new one of the train split's words.
+
+    The words of every training source and target, as `tokenizer` cuts
+    them (`decoding.Lexicon`), for the `known_words_only` control; kept in
+    `folder` so that a resumed run reuses it.
+
+    Args:
+        folder: where the lexicon is (or will be) saved (`lexicon.npz`).
+        splits: the run's `Splits`.
+        tokenizer: its `SubwordTokenizer`, shared by sources and targets.
+    """
+    lexicon = Lexicon.load(folder)
+    if lexicon is not None:
+        log(f"Using the lexicon in {folder}")
+        return lexicon
+    log("Collecting the training text's words (for --known-words-only) ...")
+    lexicon = Lexicon.from_texts(tokenizer, splits.texts("train"))
+    log(f"{len(lexicon):,} words")
+    folder.mkdir(parents=True, exist_ok=True)
+    lexicon.save(folder)
+    return lexicon

@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from s2s_keras.decoding import Lexicon
 from s2s_keras.decoding import generate
@@ -80,6 +81,26 @@ def test_the_trie_holds_exactly_the_words_and_how_far_each_prefix_is_from_one(
     for name in ("pieces", "first_child", "remaining", "root_child", "word_starts"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(lexicon, name))
     assert loaded.source_words and Lexicon.load(tmp_path / "none") is None
+
+
+@pytest.mark.parametrize("narrow", [64, 4], ids=["gathered", "wide-rows"])
+def test_the_walk_ends_on_a_word_exactly_for_the_words(narrow, monkeypatch):
+    """`advance` over every word and as many non-words, nodes of up to 26 children."""
+    monkeypatch.setattr(known_words_module, "NARROW", narrow)
+    rng = np.random.default_rng(1)
+    words, starts = random_words(rng, 300)
+    walk = Lexicon.from_words(words, starts, source_words=False).known_words()
+    candidates, _ = random_words(rng, 300, starts=starts)
+    rows = sorted(words | candidates)
+    width = max(map(len, rows))
+    node = tf.zeros([len(rows)], tf.int32)
+    nothing = tf.zeros([len(rows), 0], tf.int32)
+    for step in range(width):
+        tokens = tf.constant([row[step] if step < len(row) else 0 for row in rows])
+        moved, _ = walk.advance(node, tf.cast(nothing, tf.bool), nothing, tokens)
+        node = tf.where(tokens > 0, moved, node)
+    remaining = walk.variables_by_name["remaining"].numpy()[node.numpy()]
+    np.testing.assert_array_equal(remaining == 0, [row in words for row in rows])
 
 
 def test_a_lexicon_from_texts_holds_the_words_as_the_tokenizer_cuts_them():
