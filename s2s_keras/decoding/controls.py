@@ -22,8 +22,8 @@ memory whatever n and L (never a `(rows, L, L)` tensor).
 | `no_repeat_ngram_size` | no n-gram occurs twice in an output (0 = off)                  |
 | `target_prefix`        | at t < len(prefix) only prefix[t] is allowed (per row)         |
 | `known_words`          | a piece only where it keeps the word being written a known     |
-|                        | word, or a word of the row's source, that can still be finished |
-|                        | before `max_length` (`known_words.py`)                             |
+|                        | word or a word of the row's source, one that can still be      |
+|                        | finished before `max_length` (`known_words.py`)                |
 
 A ban sets a token's log-probability to `NEGATIVE` without renormalizing the
 rest, so a hypothesis's score stays the model's log-probability of its
@@ -126,8 +126,8 @@ class Controls:
         ngram_unit: `"word"` or `"subword"`: what n counts.
         word_starts: bool array `(vocab,)` (`word_starts(tokenizer)`);
             needed when n-grams count words, kept for those who read it.
-        known_words: a `lexicon.KnownWords`: only known words (or the
-            row's source words) may be written; None: any.
+        known_words: a `KnownWords` (`Lexicon.known_words()`): only known
+            words (or the row's source words) may be written; None: any.
 
     Each numeric argument may also be a scalar tensor (then it is not
     checked here, and its control is computed where it is on).

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from s2s_keras.decoding.controls import word_starts as vocabulary_word_starts
+from s2s_keras.decoding.known_words import KnownWords
 from s2s_keras.utils.atomic_files import atomic_write
 
 LEXICON_FILE = "lexicon.npz"
@@ -57,6 +58,7 @@ class Lexicon:
         self.root_child = np.asarray(root_child, np.int32)
         self.word_starts = np.asarray(word_starts, bool)
         self.source_words = bool(source_words)
+        self._known_words = None
         nodes = len(self.pieces)
         if len(self.first_child) != nodes + 1 or len(self.remaining) != nodes:
             raise ValueError(
@@ -72,20 +74,13 @@ class Lexicon:
 
     def known_words(self):
         """Its `KnownWords` (made once: generators of one lexicon share it)."""
-        from s2s_keras.decoding.known_words import KnownWords
-
-        if getattr(self, "_known_words", None) is None:
+        if self._known_words is None:
             self._known_words = KnownWords(self)
         return self._known_words
 
     @property
     def vocab_size(self):
         return len(self.word_starts)
-
-    @property
-    def max_children(self):
-        """The most children of a node below the root (the walk's gather width)."""
-        return int(max(1, np.diff(self.first_child).max(initial=0)))
 
     def __len__(self):
         """The number of words."""
