@@ -110,3 +110,34 @@ def test_saved_model_and_tflite_decode_known_words_as_python_does(known_export):
         words = split_words([t for t in free.tolist() if t != PAD_ID], starts)
         unconstrained_invents += any(w not in lexicon and w not in known for w in words)
     assert unconstrained_invents  # without the control, this model invents words
+
+
+def test_a_preset_made_from_it_keeps_the_lexicon_and_decodes_with_it(
+    known_export, tmp_path
+):
+    from s2s_keras import presets
+    from s2s_keras.training.evaluation import generate_texts
+    from tests.presets.test_presets import TEXTS
+    from tests.presets.test_presets import run_metrics
+
+    directory, _, _, lexicon = known_export
+    (directory / "metrics.json").write_text(json.dumps(run_metrics()))
+    folder = tmp_path / "known_preset"
+    pairs = [(text, " ".join(text.split()[:2])) for text in corpus()[:8]]
+    preset = presets.make_preset(directory, folder, command="test", test_pairs=pairs)
+    assert (folder / "lexicon.npz").is_file() and preset.generation.known_words_only
+    assert len(preset.lexicon) == len(lexicon)
+    expected = generate_texts(
+        preset.model,
+        preset.tokenizer,
+        TEXTS,
+        preset.generation,
+        preset.max_source_length,
+        lexicon=preset.lexicon,
+    )
+    assert preset(TEXTS) == expected
+    (folder / "lexicon.npz").unlink()
+    without = presets.load(folder)
+    with pytest.raises(ValueError, match="has no lexicon.npz"):
+        without(TEXTS)
+    assert len(without.generate(TEXTS, known_words_only=False)) == len(TEXTS)
