@@ -142,9 +142,12 @@ class KnownWords(tf.Module):
         pieces = token_sets(
             tf.concat(ids, axis=1), tf.concat(chosen, axis=1), self.vocab_size
         )
-        wide = self._wide_children(node)  # int8 (rows, vocab): -1 where no child
-        within = tf.cast(steps_left, tf.int8)
-        continuing = tf.logical_or(pieces, tf.logical_and(wide >= 0, wide <= within))
+        # (rows, vocab), -1 where no child; compared in int32: TFLite has
+        # no int8 comparisons.
+        wide = tf.cast(self._wide_children(node), tf.int32)
+        continuing = tf.logical_or(
+            pieces, tf.logical_and(wide >= 0, wide <= steps_left)
+        )
         root_child = self._array("root_child")
         first = self._remaining(remaining, root_child) <= steps_left  # (vocab,)
         first = tf.logical_and(first, root_child > 0)

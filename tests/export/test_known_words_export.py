@@ -9,11 +9,13 @@ import tensorflow as tf
 
 from s2s_keras.decoding import Lexicon
 from s2s_keras.decoding import generate
+from s2s_keras.decoding import known_words as known_words_module
 from s2s_keras.decoding import word_starts
 from s2s_keras.export import read_export
 from s2s_keras.export import tflite_ops
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
+from tests.decoding.test_known_words import random_words
 from tests.decoding.test_known_words import split_words
 from tests.export.test_export import MAX_LENGTH
 from tests.export.test_export import MAX_SOURCE
@@ -28,7 +30,20 @@ def known_export(tmp_path_factory):
     """A sharp model exported with known_words_only, and a lexicon of a few texts."""
     texts = corpus()
     tokenizer = SubwordTokenizer.train(texts, vocab_size=320)
-    lexicon = Lexicon.from_texts(tokenizer, texts[:12])
+    # The words of a few texts (one piece each, at this vocabulary) and 300
+    # random words of up to 5 pieces, so that the walk has deep nodes, and
+    # nodes of more than 2 children walked by rows: the file holds both ways.
+    starts = word_starts(tokenizer)
+    words = {
+        word
+        for text in texts[:12]
+        for word in split_words(tokenizer.tokenize([text]).numpy()[0].tolist(), starts)
+    }
+    words |= random_words(np.random.default_rng(2), 300, starts=starts)[0]
+    lexicon = Lexicon.from_words(words, starts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(known_words_module, "NARROW", 2)
+        assert lexicon.known_words().variables_by_name["wide_nodes"].shape[0] > 3
     directory, model, _ = sharp_export(
         tmp_path_factory,
         "known",
