@@ -143,6 +143,13 @@ def test_precision_and_quantization_flags_reach_the_run_config():
             parse("summarize", bad)
 
 
+def test_ema_momentum_is_the_summarizers_default_and_0_turns_it_off():
+    assert flags.run_config(parse("summarize", [])).training.ema_momentum == 0.995
+    off = flags.run_config(parse("summarize", ["--ema-momentum", "0"]))
+    assert off.training.ema_momentum is None
+    assert flags.run_config(parse("translate", [])).training.ema_momentum is None
+
+
 def test_lr_decay_reaches_the_run_config_and_bad_values_exit(capsys):
     assert flags.run_config(parse("summarize", [])).training.lr_decay is None
     config = flags.run_config(parse("summarize", ["--lr-decay", "0.5"]))

@@ -67,6 +67,12 @@ non_negative_int = flag_type(int, checks.check_non_negative_int)
 non_negative_float = flag_type(float, checks.check_non_negative_float)
 rate = flag_type(float, checks.check_rate)
 
+
+def momentum(text):
+    """--ema-momentum: a rate in [0, 1); 0 is off (None), so a task's default can be undone."""
+    return rate(text) or None
+
+
 # Smaller defaults of --quick; flags given explicitly still win.
 QUICK_DEFAULTS = {"epochs": 1, "units": 64, "embedding_dim": 32, "layers": 1}
 QUICK_VOCAB_SIZE = 1000
@@ -123,7 +129,7 @@ def recipe_parser(description, task):
     training.add_argument("--lr-schedule", choices=SCHEDULES, default="constant", help="the learning rate after the warm-up: constant, inverse_sqrt (peak x sqrt(warm-up steps / step)) or cosine (down to 0 at --max-steps, which it needs) (default: %(default)s)")
     training.add_argument("--warmup-steps", type=non_negative_int, default=0, help="raise the learning rate linearly from 0 to --learning-rate over this many steps (default: %(default)s: none)")
     training.add_argument("--lr-decay", type=rate, help="multiply the learning rate by this after an epoch that did not lower the validation loss, e.g. 0.5 (default: constant)")
-    training.add_argument("--ema-momentum", type=rate, help="validate, keep and export an exponential moving average of the weights with this momentum, e.g. 0.999 (about the last 1,000 steps) (default: the last weights)")
+    training.add_argument("--ema-momentum", type=momentum, help="validate, keep and export an exponential moving average of the weights with this momentum, e.g. 0.999 (about the last 1,000 steps); 0 turns it off: the last weights (default: %(default)s)")
     training.add_argument("--label-smoothing", type=rate, default=0.0, help="train against targets with this much probability spread over the vocabulary, e.g. 0.1: a regulariser for long runs (default: %(default)s)")
     training.add_argument("--time-budget", type=positive_float, default=20.0, help="minutes of training at most, for each model trained, counted from its start of training (default: %(default)s; off with --max-steps, unless given)")
     training.add_argument("--steps-per-epoch", type=positive_int, help="batches an epoch (validation and backup after each); default: a pass over the training pairs, as many batches as they fill")
