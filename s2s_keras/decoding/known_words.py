@@ -118,7 +118,8 @@ class KnownWords(tf.Module):
         """
         steps_left = tf.minimum(steps_left, FAR - 1)
         remaining = self._array("remaining")
-        children, valid = self._children(node)
+        wide_row = self._wide_row(node)
+        children, valid = self._children(node, wide_row)
         finishable = self._remaining(remaining, children) <= steps_left
         # Every piece a row may write, in one scatter: its node's children
         # (continuations) and, with source words, the next piece of each
@@ -144,7 +145,8 @@ class KnownWords(tf.Module):
         )
         # (rows, vocab), -1 where no child; compared in int32: TFLite has
         # no int8 comparisons.
-        wide = tf.cast(self._wide_children(node), tf.int32)
+        wide = tf.gather(self._array("wide_remaining"), wide_row)
+        wide = tf.cast(wide, tf.int32)
         continuing = tf.logical_or(
             pieces, tf.logical_and(wide >= 0, wide <= steps_left)
         )
@@ -188,14 +190,15 @@ class KnownWords(tf.Module):
             )
         return node, matched
 
-    def _children(self, node):
+    def _children(self, node, wide_row):
         """Node ids `(rows, max_children)` below `node` `(rows,)`, and which are real.
 
-        A wide node's children are left out: `_wide_children` has them.
+        A wide node's children (`wide_row` > 0) are left out: its row of
+        `wide_remaining` has them.
         """
         first = tf.gather(self._array("first_child"), node)
         last = tf.gather(self._array("first_child"), node + 1)
-        last = tf.where(self._wide_row(node) > 0, first, last)
+        last = tf.where(wide_row > 0, first, last)
         children = first[:, None] + tf.range(self.max_children)[None, :]
         valid = children < last[:, None]
         return tf.where(valid, children, 0), valid
@@ -205,10 +208,6 @@ class KnownWords(tf.Module):
         wide = self._array("wide_nodes")
         rows = tf.range(1, tf.shape(wide)[0] + 1)
         return tf.reduce_sum(tf.where(node[:, None] == wide[None, :], rows, 0), 1)
-
-    def _wide_children(self, node):
-        """int8 `(rows, vocab)`: a wide node's children's `remaining`, -1: none."""
-        return tf.gather(self._array("wide_remaining"), self._wide_row(node))
 
     def _remaining(self, remaining, nodes):
         return tf.cast(tf.gather(remaining, nodes), tf.int32)

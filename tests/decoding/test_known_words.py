@@ -11,10 +11,10 @@ from s2s_keras.decoding import Lexicon
 from s2s_keras.decoding import generate
 from s2s_keras.decoding import known_words as known_words_module
 from s2s_keras.decoding import word_starts
-from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
 from tests.decoding.test_controls import confident_model
+from tests.decoding.test_controls import step_log_probs
 
 PIECES = ["<PAD>", "<UNK>", "<BOS>", "<EOS>", "▁a", "▁b", "c", "d", "▁e", "f"]
 STARTS = word_starts(PIECES)
@@ -128,15 +128,6 @@ def sharp():
     return confident_model(VOCAB)
 
 
-def step_log_probs(model, source, written):
-    inputs = np.array([[BOS_ID, *written]], "int32")
-    logits = np.array(
-        model({"source_ids": source[None], "target_ids": inputs}), "float64"
-    )[0, -1]
-    logits[[PAD_ID, BOS_ID]] = -1e9
-    return logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
-
-
 def allowed_by_brute_force(written, known, max_length):
     """The tokens after `written` that keep its words in `known`, finishable."""
     steps_left = max_length - len(written) - 1  # tokens after the next one
@@ -162,7 +153,7 @@ def allowed_by_brute_force(written, known, max_length):
 def greedy_reference(model, source, known, max_length):
     written = []
     for _ in range(max_length):
-        log_probs = step_log_probs(model, source, written)
+        log_probs = step_log_probs(model, source, written, repetition_penalty=1.0)
         allowed = allowed_by_brute_force(written, known, max_length)
         token = max(allowed, key=lambda token: log_probs[token])
         if token == EOS_ID:
