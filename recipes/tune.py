@@ -34,6 +34,7 @@ from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.models import CROSS_ENTROPY  # noqa: E402
 from s2s_keras.training import flags  # noqa: E402
 from s2s_keras.training import tasks  # noqa: E402
+from s2s_keras.training.callbacks import averaged  # noqa: E402
 from s2s_keras.training.callbacks import budgets  # noqa: E402
 from s2s_keras.training.evaluation import ValidationScore  # noqa: E402
 from s2s_keras.training.evaluation import evaluate  # noqa: E402
@@ -152,7 +153,13 @@ def main(argv=None):
     ## The search
     space = QUICK_SPACE if args.quick else {}
     hypermodel = Seq2SeqHyperModel(
-        tokenizer.vocab_size, tokenizer.vocab_size, make_batches=make_batches, **space
+        tokenizer.vocab_size,
+        tokenizer.vocab_size,
+        make_batches=make_batches,
+        tie_embeddings=config.model.tie_embeddings,
+        label_smoothing=training.label_smoothing,
+        ema_momentum=training.ema_momentum,
+        **space,
     )
     maximize = args.objective not in MINIMIZED
     if maximize and runner.backend != "tensorflow":
@@ -177,9 +184,16 @@ def main(argv=None):
         **tuner_options,
     )
     callbacks = [
+        *averaged(training.ema_momentum),  # validation and scores on the average
         keras.callbacks.EarlyStopping(patience=1),
         *budgets(training.time_budget, training.max_steps),
     ]
+    # The words known to the model, for --known-words-only and for the export.
+    lexicon = (
+        lexicon_for(args.directory, splits, tokenizer)
+        if args.export or (maximize and config.generation.known_words_only)
+        else None
+    )
     if maximize:
         callbacks.append(
             ValidationScore(
@@ -188,6 +202,7 @@ def main(argv=None):
                 config.generation,
                 task.metric,
                 data.max_source_length,
+                lexicon,
             )
         )
     tuner.search(
@@ -202,6 +217,12 @@ def main(argv=None):
     trials = [
         trial for trial in tuner.oracle.trials.values() if trial.score is not None
     ]
+    if not trials:
+        raise RuntimeError(
+            f"No trial of the search in {args.directory} finished with a "
+            f"{args.objective} score: every trial failed (their errors are "
+            "printed above)."
+        )
     trials.sort(key=lambda trial: trial.score, reverse=maximize)
     names = sorted({name for trial in trials for name in trial.hyperparameters.values})
     lines = [
@@ -239,7 +260,6 @@ def main(argv=None):
         if not runner.scores_here:
             runner.continue_on_tensorflow()  # the search resumes done, the model kept
         test_pairs = splits.take("test")
-        lexicon = lexicon_for(args.directory, splits, tokenizer)
         scores, outputs = evaluate(
             trained.model,
             tokenizer,

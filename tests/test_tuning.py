@@ -94,6 +94,63 @@ def test_fit_forwards_callbacks():
     assert seen == [0, 1]
 
 
+def test_the_recipes_training_settings_hold_for_every_trial():
+    # The summarizer ties its output layer and averages its weights: a
+    # search run by its recipe must train its trials the same way (a model
+    # compiled without the average fails under the recipe's SwapEMAWeights).
+    hypermodel = Seq2SeqHyperModel(
+        12,
+        12,
+        fixed={"units": 8, "embedding_dim": 4},
+        tie_embeddings=True,
+        label_smoothing=0.1,
+        ema_momentum=0.9,
+    )
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert model.get_layer("decoder").tie_embeddings
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+    assert model.loss.label_smoothing == 0.1
+    inputs, labels = reverse_task(32, 12, np.random.default_rng(0))
+    history = hypermodel.fit(
+        hp,
+        model,
+        inputs,
+        labels,
+        validation_data=(inputs, labels),
+        epochs=1,
+        verbose=0,
+        callbacks=callbacks.averaged(0.9),
+    )
+    assert np.isfinite(history.history["val_loss"][0])
+
+
+def test_the_score_objective_decodes_as_the_recipe_does():
+    # The summarizer decodes with known words only: the search's score must
+    # too, with the training text's lexicon.
+    from s2s_keras.decoding import Lexicon
+    from s2s_keras.text import SubwordTokenizer
+    from s2s_keras.training.config import GenerationConfig
+    from s2s_keras.training.evaluation import ValidationScore
+    from s2s_keras.training.evaluation import evaluate
+    from tests.text.test_tokenizer import corpus
+
+    texts = corpus()
+    tokenizer = SubwordTokenizer.train(texts, vocab_size=320)
+    lexicon = Lexicon.from_texts(tokenizer, texts[:5])
+    pairs = list(zip(texts[:6], texts[6:12], strict=True))
+    generation = GenerationConfig(method="greedy", max_length=8, known_words_only=True)
+    keras.utils.set_random_seed(0)
+    size = tokenizer.vocab_size
+    model = build_seq2seq(size, size, embedding_dim=8, units=8)
+    score = ValidationScore(tokenizer, pairs, generation, "rouge", 16, lexicon)
+    score.set_model(model)
+    logs = {}
+    score.on_epoch_end(0, logs)
+    expected, _ = evaluate(model, tokenizer, pairs, generation, "rouge", 16, lexicon)
+    assert logs == {f"val_{name}": value for name, value in expected.items()}
+
+
 def test_unknown_hyperparameter_is_refused():
     with pytest.raises(ValueError, match=r"Unknown hyperparameters \['heads'\]"):
         Seq2SeqHyperModel(12, 12, fixed={"heads": 4})
@@ -272,3 +329,17 @@ def test_score_objective_and_export_of_the_best(pairs_file, tmp_path):
     assert {"saved_model", "model.tflite", "model.keras", "metrics.json"} <= exported
     metrics = json.loads((tmp_path / "best" / "metrics.json").read_text())
     assert set(metrics["scores"]["best trial"]) == {"rouge1", "rouge2", "rougeL"}
+
+
+@pytest.mark.slow  # a tuner run, 10-20 s
+def test_a_search_whose_every_trial_failed_says_so(pairs_file, tmp_path, monkeypatch):
+    def fails(self, hp, model, *args, **kwargs):
+        raise ValueError("this trial fails")
+
+    monkeypatch.setattr(Seq2SeqHyperModel, "fit", fails)
+    tune = load_tune()
+    args = tune_args(pairs_file, tmp_path / "search")
+    args[args.index("--max-trials") + 1] = "1"
+    with pytest.raises(RuntimeError, match="every trial failed"):
+        tune.main(args)
+    assert not (tmp_path / "search" / "best_hyperparameters.json").exists()

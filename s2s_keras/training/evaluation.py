@@ -127,15 +127,20 @@ class ValidationScore(keras.callbacks.Callback):
         generation: a `GenerationConfig`.
         metric: `"rouge"` or `"bleu"`.
         max_source_length: int, source subwords kept.
+        lexicon: the training text's `Lexicon`, for
+            `generation.known_words_only`; None where that is off.
     """
 
-    def __init__(self, tokenizer, pairs, generation, metric, max_source_length=96):
+    def __init__(
+        self, tokenizer, pairs, generation, metric, max_source_length=96, lexicon=None
+    ):
         super().__init__()
         self.tokenizer = tokenizer
         self.pairs = pairs
         self.generation = generation
         self.metric = metric
         self.max_source_length = max_source_length
+        self.lexicon = lexicon
 
     def on_epoch_end(self, epoch, logs=None):
         scores, _ = evaluate(
@@ -145,6 +150,7 @@ class ValidationScore(keras.callbacks.Callback):
             self.generation,
             self.metric,
             self.max_source_length,
+            self.lexicon,
         )
         for name, value in scores.items():
             logs[f"val_{name}"] = value

@@ -60,6 +60,13 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
             and trains on what it returns (tf.data batches cannot be
             re-batched after the fact), `steps_per_epoch` batches an epoch
             (None: a pass over `train`).
+        tie_embeddings: bool, whether every trial's output layer goes
+            through the target embedding (`build_seq2seq`); not searched.
+        label_smoothing: float, every trial's label smoothing
+            (`compile_seq2seq`); not searched.
+        ema_momentum: optional float, every trial's moving average of the
+            weights (`compile_seq2seq`; fit with `callbacks.averaged()`);
+            not searched.
         name: optional name of the hypermodel.
 
     Example:
@@ -75,6 +82,9 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
         space=None,
         fixed=None,
         make_batches=None,
+        tie_embeddings=False,
+        label_smoothing=0.0,
+        ema_momentum=None,
         name=None,
     ):
         super().__init__(name=name, tunable=True)
@@ -83,6 +93,9 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
         self.space = dict(space or {})
         self.fixed = dict(fixed or {})
         self.make_batches = make_batches
+        self.tie_embeddings = tie_embeddings
+        self.label_smoothing = label_smoothing
+        self.ema_momentum = ema_momentum
         unknown = sorted((set(self.space) | set(self.fixed)) - set(DEFAULT_SPACE))
         if unknown:
             raise ValueError(
@@ -136,8 +149,14 @@ class Seq2SeqHyperModel(keras_tuner.HyperModel):
             copy=bool(copy),
             coverage=bool(coverage),
             coverage_loss_weight=float(coverage_loss_weight),
+            tie_embeddings=self.tie_embeddings,
         )
-        return compile_seq2seq(model, self._value(hp, "learning_rate"))
+        return compile_seq2seq(
+            model,
+            self._value(hp, "learning_rate"),
+            self.label_smoothing,
+            self.ema_momentum,
+        )
 
     def fit(self, hp, model, *args, **kwargs):
         """`model.fit(*args, **kwargs)`, callbacks and all; batch size searched if it can be."""
