@@ -136,7 +136,7 @@ def train_and_export(task, config):
             data.max_source_length,
             lexicon,
         )
-        results.append((trained, outputs))
+        results.append((name, trained, outputs))
 
     ## Show and export
     if not runner.chief:
@@ -144,7 +144,7 @@ def train_and_export(task, config):
         return 0
     if not runner.scores_here:
         runner.continue_on_tensorflow()  # a fresh process finds the trained models
-    trained, outputs = results[0]
+    name, trained, outputs = results[0]
     return write_results(
         task.name,
         config,
@@ -156,6 +156,8 @@ def train_and_export(task, config):
         outputs,
         task.metric,
         lexicon,
+        # A multilingual run (<2de> ... in its sources): each language's scores
+        by_target=task.scores_by_target_tag(train_sample, test_pairs, outputs, name),
     )
 
 

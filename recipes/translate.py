@@ -8,6 +8,7 @@ encoder-decoder with Luong attention, scores it with BLEU and chrF
 
     python recipes/translate.py                  # English -> Italian
     python recipes/translate.py --lang fr        # English -> French
+    python recipes/translate.py --lang da,de,fr,it,pt_BR   # one model, five targets
     python recipes/translate.py --tfds ted_hrlr_translate/pt_to_en
     python recipes/translate.py --model saved_models/translate --predict "A fast text editor"
 """
@@ -32,7 +33,9 @@ def main(argv=None):
     parser.add_argument(
         "--lang",
         default="it",
-        help="target language of debian_translations (default: %(default)s)",
+        help="target language of debian_translations, or several (da,de,fr,it,pt_BR): "
+        "one model for all, the target chosen by a tag that starts each source, "
+        "'<2de> Show the version and exit.' (default: %(default)s)",
     )
     args = flags.parse(parser, argv)
     return run(TASK, args, corpus_options={"lang": args.lang})

@@ -4,6 +4,8 @@
 |-----------------------|--------------------|-------------------------------------|
 | `debian_descriptions` | summarization      | package description -> its synopsis |
 | `debian_translations` | translation        | English description -> translation  |
+|                       |                    | (`lang="de,fr,it"`: into several, a |
+|                       |                    | target tag `<2de>` first in sources)|
 | `bible_kjv_web`       | paraphrase         | King James verse -> WEB verse       |
 | `wordnet_definitions` | question answering | "What is <lemma>?" -> WordNet gloss |
 
@@ -93,7 +95,9 @@ SOURCES = {
 # version}`.
 SOURCE_CHECKSUMS = {
     "debian_descriptions": lambda: debian.index_checksums(("en",)),
-    "debian_translations": lambda lang="it": debian.index_checksums(("en", lang)),
+    "debian_translations": lambda lang="it": debian.index_checksums(
+        ("en", *lang.split(","))
+    ),
     "bible_kjv_web": bible.package_versions,
     "wordnet_definitions": wordnet.package_checksums,
 }

@@ -24,7 +24,10 @@ import subprocess
 from s2s_keras.data.cache import cache_dir
 from s2s_keras.data.cache import exclusive_lock
 from s2s_keras.data.splits import grouped_splits
+from s2s_keras.data.splits import text_key
 from s2s_keras.data.splits import without_version
+from s2s_keras.special_tokens import target_tag
+from s2s_keras.special_tokens import without_target_tag
 from s2s_keras.utils.checksums import files_sha256
 
 APT_HELPER = "/usr/lib/apt/apt-helper"
@@ -32,6 +35,23 @@ NO_APT_HINT = (
     "Pass your own data with --data FILE (JSONL, TSV or CSV) or a TensorFlow "
     "Datasets set with --tfds NAME instead."
 )
+
+
+def translation_files(lists, language):
+    """`lists`' `Translation-LANG` files of `language`.
+
+    apt escapes `_` in its list file names: `pt_BR`'s are `Translation-pt%5fBR`.
+    """
+    name = f"*_i18n_Translation-{language.replace('_', '%5f')}"
+    return sorted([*lists.glob(name), *lists.glob(f"{name}.*")])
+
+
+def fetched_languages(lists):
+    """The languages whose `Translation-LANG` files are in `lists`."""
+    return {
+        path.name.split("_i18n_Translation-")[1].split(".")[0].replace("%5f", "_")
+        for path in lists.glob("*_i18n_Translation-*")
+    }
 
 
 def fetch_apt_indexes(languages=("en",), log=print):
@@ -64,7 +84,9 @@ def fetch_apt_indexes(languages=("en",), log=print):
         "-o",
         f"Dir::Cache={root / 'cache'}",
         "-o",
-        f"Acquire::Languages={','.join(languages)}",
+        # apt deletes the lists of languages it is not asked for: the ones
+        # fetched before are asked for again, for the corpora built from them.
+        f"Acquire::Languages={','.join(sorted({*languages, *fetched_languages(lists)}))}",
         "-o",
         "Debug::NoLocking=1",
     ]
@@ -77,9 +99,7 @@ def fetch_apt_indexes(languages=("en",), log=print):
     with exclusive_lock(root / "update.lock"):
         result = subprocess.run(command, capture_output=True, text=True)
         missing = [
-            language
-            for language in languages
-            if not list(lists.glob(f"*_i18n_Translation-{language}*"))
+            language for language in languages if not translation_files(lists, language)
         ]
         has_packages = bool(list(lists.glob("*_Packages*")))
     if result.returncode != 0 or missing or not has_packages:
@@ -100,8 +120,10 @@ def index_checksums(languages=("en",)):
     provenance, for a corpus's manifest and a model card.
     """
     lists = cache_dir("apt") / "lists"
-    patterns = ["*_Packages*"] + [f"*_i18n_Translation-{lang}*" for lang in languages]
-    return files_sha256(path for pattern in patterns for path in lists.glob(pattern))
+    paths = [*lists.glob("*_Packages*")]
+    for language in languages:
+        paths += translation_files(lists, language)
+    return files_sha256(paths)
 
 
 def read_stanzas(path):
@@ -179,7 +201,7 @@ def source_packages(lists):
 def descriptions(lists, language):
     """Maps Description-md5 to (synopsis, [paragraphs]) in `language`."""
     found = {}
-    for path in sorted(lists.glob(f"*_i18n_Translation-{language}*")):
+    for path in translation_files(lists, language):
         for stanza in read_stanzas(path):
             text = stanza.get(f"Description-{language}")
             if text is None or "Description-md5" not in stanza:
@@ -218,20 +240,65 @@ def translation_pairs(language, log=print):
     """English -> `language` pairs: synopses, and paragraphs where they align.
 
     Paragraphs are paired one to one only where both sides of a description
-    have the same number of paragraphs.
+    have the same number of paragraphs. Several languages, `"de,fr,it"`, make
+    a multilingual corpus (`multilingual_pairs`).
 
     Returns:
         A dict split name -> list of `{"source", "target", "group"}` dicts.
     """
-    if language == "en":
+    if "," in language:
+        return multilingual_pairs(language.split(","), log=log)
+    lists, english, sources = _english(language, log)
+    return grouped_splits(_aligned(english, _translated(lists, language), sources))
+
+
+def multilingual_pairs(languages, log=print):
+    """English -> several languages, the target's tag first in each source.
+
+    `"<2de> Show the version and exit."` -> `"Zeigt die Version und beendet."`:
+    one model learns every direction, and the tag chooses (Johnson et al.,
+    2017). An English text is in one split whatever the language it is
+    paired with (its tag is left out when splits are drawn).
+
+    Args:
+        languages: two or more of Debian's translation languages, e.g.
+            `["de", "fr", "it"]`.
+
+    Returns:
+        A dict split name -> list of `{"source", "target", "group"}` dicts.
+    """
+    if len(set(languages)) != len(languages) or len(languages) < 2:
+        raise ValueError(
+            "Invalid value for argument lang. Expected two or more different "
+            f"languages, such as 'de,fr,it'. Received: lang={','.join(languages)!r}"
+        )
+    lists, english, sources = _english(",".join(languages), log)
+    rows = []
+    for language in languages:
+        tag = target_tag(language)
+        rows += [
+            {**row, "source": f"{tag} {row['source']}"}
+            for row in _aligned(english, _translated(lists, language), sources)
+        ]
+    return grouped_splits(
+        rows, source_key=lambda text: text_key(without_target_tag(text))
+    )
+
+
+def _english(language, log):
+    """Fetches English and `language` (`"it"`, or `"de,fr"`); the English side."""
+    languages = language.split(",")
+    if "en" in languages:
         raise ValueError(
             "Invalid value for argument lang. Expected a language other "
             "than English, such as 'it', 'fr' or 'de'. Received: lang='en'"
         )
-    lists = fetch_apt_indexes(("en", language), log=log)
-    log(f"Reading English and '{language}' package descriptions ...")
-    sources = source_packages(lists)
-    english = descriptions(lists, "en")
+    lists = fetch_apt_indexes(("en", *languages), log=log)
+    log(f"Reading English and {language!r} package descriptions ...")
+    return lists, descriptions(lists, "en"), source_packages(lists)
+
+
+def _translated(lists, language):
     translated = descriptions(lists, language)
     if not translated:
         raise ValueError(
@@ -239,16 +306,17 @@ def translation_pairs(language, log=print):
             "Debian translates descriptions into, among others: it, fr, de, "
             "es, pt_BR, ru, ja, da, nl, pl, sv, uk, zh_CN."
         )
-    rows = []
+    return translated
+
+
+def _aligned(english, translated, sources):
+    """Rows of English -> translated synopses and aligned paragraphs."""
     for md5, (synopsis, paragraphs) in translated.items():
         if md5 not in english:
             continue
         english_synopsis, english_paragraphs = english[md5]
         group = sources.get(md5, md5)
-        rows.append({"source": english_synopsis, "target": synopsis, "group": group})
+        yield {"source": english_synopsis, "target": synopsis, "group": group}
         if len(paragraphs) == len(english_paragraphs):
-            rows += [
-                {"source": source, "target": target, "group": group}
-                for source, target in zip(english_paragraphs, paragraphs, strict=True)
-            ]
-    return grouped_splits(rows)
+            for source, target in zip(english_paragraphs, paragraphs, strict=True):
+                yield {"source": source, "target": target, "group": group}

@@ -16,9 +16,11 @@ The same files serve a preset's own frozen pairs (`presets/frozen.py`).
 """
 
 import datetime
+import itertools
 import json
 import pathlib
 
+from s2s_keras.special_tokens import leading_target_tag
 from s2s_keras.utils.atomic_files import atomic_write
 from s2s_keras.utils.checksums import file_sha256
 
@@ -120,6 +122,12 @@ def frozen_test_pairs(name, version, folder=None, **options):
 def freeze(name, pairs=PAIRS, folder=None, **options):
     """Freezes today's test split of a built-in corpus: its first `pairs` pairs.
 
+    A multilingual corpus (sources tagged `<2de>` ...) keeps `pairs` pairs of
+    each target language (all of a language's, where it has fewer), taken
+    in turn, a pair of each language after the other: its first n pairs
+    hold every language about equally, and each language's scores are
+    measured on as many pairs.
+
     Returns:
         The index entry: file, sha256, pairs and the corpus's provenance.
         Its version is the date the corpus was prepared.
@@ -129,12 +137,26 @@ def freeze(name, pairs=PAIRS, folder=None, **options):
 
     provenance = corpus_provenance(name, **options)
     version = provenance["prepared"]
+    test = load_corpus(name, "test", **options)
     rows = [
         (source.decode("utf-8"), target.decode("utf-8"))
-        for source, target in load_corpus(name, "test", **options)
-        .take(pairs)
-        .as_numpy_iterator()
+        for source, target in test.as_numpy_iterator()
     ]
+    tags = {leading_target_tag(source) for source, _ in rows}
+    if tags == {None}:
+        rows = rows[:pairs]
+    else:
+        by_tag = {tag: [] for tag in sorted(tags, key=str)}
+        for source, target in rows:
+            by_tag[leading_target_tag(source)].append((source, target))
+        rows = [
+            pair
+            for turn in itertools.zip_longest(
+                *(found[:pairs] for found in by_tag.values())
+            )
+            for pair in turn
+            if pair is not None
+        ]
     return freeze_pairs(corpus_key(name, **options), version, rows, provenance, folder)
 
 

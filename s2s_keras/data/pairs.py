@@ -32,6 +32,7 @@ from s2s_keras.data.shards import split_records
 from s2s_keras.data.splits import SPLITS
 from s2s_keras.data.tfds_sets import load_tfds
 from s2s_keras.data.tfds_sets import tfds_size
+from s2s_keras.special_tokens import leading_target_tag
 from s2s_keras.text import SubwordTokenizer
 from s2s_keras.utils.checks import check_choice
 from s2s_keras.utils.console import log
@@ -274,10 +275,16 @@ def tokenizer_for(folder, train_pairs, vocab_size, seed=0):
         log(f"Using the tokenizer in {folder}")
         return SubwordTokenizer.load(folder)
     texts = [text for pair in train_pairs for text in pair]
+    # Sources that start with a target tag (<2de> ...): each tag one piece.
+    tags = {leading_target_tag(source) for source, _ in train_pairs} - {None}
     log(
         f"Learning a {vocab_size}-piece subword vocabulary from {len(texts):,} "
-        f"sentences ({len(train_pairs):,} training pairs) ..."
+        f"sentences ({len(train_pairs):,} training pairs"
+        + (f"; target tags {' '.join(sorted(tags))}" if tags else "")
+        + ") ..."
     )
-    tokenizer = SubwordTokenizer.train(texts, vocab_size=vocab_size, seed=seed)
+    tokenizer = SubwordTokenizer.train(
+        texts, vocab_size=vocab_size, seed=seed, target_tags=sorted(tags)
+    )
     tokenizer.save(folder)
     return tokenizer

@@ -73,6 +73,7 @@ def grouped_splits(
     link_targets=False,
     whole_groups=True,
     largest_held_out=None,
+    source_key=text_key,
 ):
     """Rows `{"source", "target", "group"}` -> split name -> sorted unique rows.
 
@@ -100,6 +101,8 @@ def grouped_splits(
             Bible's books): a shared text then moves only the rows it links.
         largest_held_out: optional float, the largest share of the rows one
             family may have outside train. Defaults to `None`, no limit.
+        source_key: callable, a source text -> the key that links rows
+            (`text_key`; a multilingual corpus leaves the target's tag out).
     """
     rows = [row for row in rows if row["source"] and row["target"]]
     families = _Components()
@@ -108,9 +111,10 @@ def grouped_splits(
         ("group", str(row["group"])) if whole_groups else ("row", index)
         for index, row in enumerate(rows)
     ]
+    keys = {"source": source_key, "target": text_key}
     for row, node in zip(rows, nodes, strict=True):
         for field in fields:
-            families.union(node, (field, text_key(row[field])))
+            families.union(node, (field, keys[field](row[field])))
     family_of = [families.find(node) for node in nodes]
     sizes = collections.Counter(family_of)
     first_group = {}

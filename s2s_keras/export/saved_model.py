@@ -60,6 +60,10 @@ from s2s_keras.decoding import Generator
 from s2s_keras.decoding import get_chooser
 from s2s_keras.decoding import log_likelihood
 from s2s_keras.decoding import search
+from s2s_keras.export.graph_checks import checked_ids
+from s2s_keras.export.graph_checks import checked_settings
+from s2s_keras.export.graph_checks import checked_tags
+from s2s_keras.export.graph_checks import valid_utf8
 from s2s_keras.layers import AttentionDecoder
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.utils.checks import check_positive_int
@@ -145,7 +149,10 @@ class Seq2SeqServer(tf.Module):
 
     @tf.function(input_signature=[TEXT], autograph=False)
     def tokenize(self, text):
-        ids = self.source_tokenizer.tokenize(_valid_utf8(text))
+        text = valid_utf8(text)
+        if self.source_tokenizer.target_tags:
+            text = checked_tags(text, self.source_tokenizer.target_tags)
+        ids = self.source_tokenizer.tokenize(text)
         ids = ids[:, : self.max_source_length]
         ids = ids.to_tensor(default_value=PAD_ID)  # (batch, S)
         # At least one column, so that a batch of empty strings still has a shape
@@ -160,7 +167,7 @@ class Seq2SeqServer(tf.Module):
 
     def _sources(self, source_ids):
         """Source ids checked against the vocabulary and cut to the maximum."""
-        source_ids = _checked_ids(
+        source_ids = checked_ids(
             source_ids, self.source_tokenizer.vocab_size, "source_ids"
         )
         return source_ids[:, : self.max_source_length]
@@ -191,7 +198,7 @@ class Seq2SeqServer(tf.Module):
             repetition_penalty,
             length_penalty,
             coverage_penalty,
-        ) = _checked_settings(
+        ) = checked_settings(
             {
                 "max_length": (
                     max_length,
@@ -253,7 +260,7 @@ class Seq2SeqServer(tf.Module):
             tf.shape(text)[0],
             message="generate: target_prefix needs one text (maybe empty) per text",
         )
-        prefix = self.target_tokenizer.tokenize(_valid_utf8(target_prefix))
+        prefix = self.target_tokenizer.tokenize(valid_utf8(target_prefix))
         prefix = prefix.to_tensor()
         found = search(
             self.model.get_layer("encoder"),
@@ -285,7 +292,7 @@ class Seq2SeqServer(tf.Module):
     )
     def score(self, source, target):
         source_ids = self.tokenize(source)["source_ids"]
-        target_ids = self.target_tokenizer.tokenize(_valid_utf8(target))
+        target_ids = self.target_tokenizer.tokenize(valid_utf8(target))
         target_ids = target_ids[:, : self.max_target_length].to_tensor()
         per_token = log_likelihood(self.model, source_ids, target_ids)
         return {
@@ -295,7 +302,7 @@ class Seq2SeqServer(tf.Module):
 
     @tf.function(input_signature=[IDS], autograph=False)
     def detokenize(self, target_ids):
-        target_ids = _checked_ids(
+        target_ids = checked_ids(
             target_ids, self.target_tokenizer.vocab_size, "target_ids"
         )
         return {"text": self.target_tokenizer.detokenize(target_ids)}
@@ -339,45 +346,6 @@ class Seq2SeqServer(tf.Module):
         if self.has_attention:
             signatures["attention"] = self.attention
         return signatures
-
-
-def _checked_ids(ids, vocab_size, name):
-    """`ids`, once every one is in 0..vocab_size - 1 (else InvalidArgumentError)."""
-    valid = tf.logical_and(ids >= 0, ids < vocab_size)
-    first_bad = tf.boolean_mask(ids, tf.logical_not(valid))[:1]
-    check = tf.debugging.Assert(
-        tf.reduce_all(valid),
-        [f"{name} must be token ids in 0..{vocab_size - 1}. Received:", first_bad],
-    )
-    with tf.control_dependencies([check]):
-        return tf.identity(ids)
-
-
-def _checked_settings(rules):
-    """The settings, once each is finite and in its range (else InvalidArgumentError).
-
-    Args:
-        rules: `{name: (value, valid, expected)}`: a scalar tensor, whether
-            it is in range (a bool tensor), and the range in words.
-
-    Returns:
-        The values, in the order of `rules`.
-    """
-    checks = []
-    for name, (value, valid, expected) in rules.items():
-        if value.dtype.is_floating:
-            valid = tf.logical_and(valid, tf.math.is_finite(value))
-        message = f"generate: {name} must be {expected}. Received: {name} ="
-        checks.append(tf.debugging.Assert(valid, [message, value]))
-    with tf.control_dependencies(checks):
-        return [tf.identity(value) for value, _, _ in rules.values()]
-
-
-def _valid_utf8(text):
-    """Invalid UTF-8 bytes replaced by U+FFFD: every input gets an answer."""
-    return tf.strings.unicode_transcode(
-        text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
-    )
 
 
 def export_saved_model(server, path):

@@ -29,6 +29,11 @@ def model_card(metadata):
             ),
         ]
     )
+    table += _by_target_table(name, scores.get("by_target"))
+    # A multilingual preset's texts start with a target tag.
+    text = (
+        f"{next(iter(scores['by_target']))} ..." if scores.get("by_target") else "..."
+    )
     data, training = metadata["data"], metadata["training"]
     pairs = ", ".join(
         f"{split} {count}" for split, count in (data.get("pairs") or {}).items()
@@ -52,8 +57,8 @@ Luong attention, {metadata["parameters"]:,} parameters, stored in {metadata["wei
 from s2s_keras import presets
 
 model = presets.load("{name}")
-model(["..."])  # decoded as below
-model.generate(["..."], method="greedy")  # other decoding settings
+model(["{text}"])  # decoded as below
+model.generate(["{text}"], method="greedy")  # other decoding settings
 model.export("exports/{name}")  # SavedModel, TFLite, .keras
 ```
 
@@ -96,6 +101,30 @@ chosen on validation pairs with `recipes/tune_decoding.py` (the test pairs were 
 
 {examples}
 """
+
+
+def _by_target_table(name, by_target):
+    """A multilingual preset's scores, a row per target language ("" if none)."""
+    if not by_target:
+        return ""
+    systems = list(next(iter(by_target.values())))
+    columns = sorted(by_target[next(iter(by_target))][systems[0]])
+    header = [f"{system}: {column}" for system in systems for column in columns]
+    lines = [
+        "",
+        "",
+        f"Each target language's pairs, its tag first in the source (`{name}` is "
+        "this preset, as in the first row above):",
+        "",
+        "| target | " + " | ".join(header) + " |",
+        "|---" * (len(header) + 1) + "|",
+    ]
+    for tag, rows in by_target.items():
+        values = [rows[system][column] for system in systems for column in columns]
+        lines.append(
+            f"| `{tag}` | " + " | ".join(f"{value:.1f}" for value in values) + " |"
+        )
+    return "\n".join(lines)
 
 
 def _short(text, limit=300):

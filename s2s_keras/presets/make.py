@@ -36,6 +36,7 @@ from s2s_keras.presets.preset import TOKENIZER
 from s2s_keras.presets.preset import WEIGHTS
 from s2s_keras.presets.preset import load
 from s2s_keras.presets.weights import save_weights
+from s2s_keras.training import tasks
 from s2s_keras.training.config import GenerationConfig
 from s2s_keras.training.config import run_data_config
 from s2s_keras.utils.atomic_files import move_into_place
@@ -143,6 +144,11 @@ def make_preset(
             directory.name, preset, run, scores, pairs, command, machine
         )
         metadata["scores"]["compared"] = _compared(compare or {}, run)
+        by_target = tasks.get(run["task"]).scores_by_target_tag(
+            [], pairs, outputs, directory.name
+        )
+        if by_target:  # a multilingual preset: each language's scores
+            metadata["scores"]["by_target"] = by_target
         metadata["frozen_test"] = write_frozen_test(
             staging,
             pairs,

@@ -19,6 +19,7 @@ Training uses the `sentencepiece` package; running a trained tokenizer needs
 only TensorFlow and `tensorflow_text`.
 """
 
+import functools
 import io
 import pathlib
 
@@ -90,6 +91,7 @@ class SubwordTokenizer(tf.Module):
         lowercase=False,
         max_sentences=200_000,
         seed=0,
+        target_tags=(),
     ):
         """Learns a subword vocabulary from `texts`.
 
@@ -101,6 +103,8 @@ class SubwordTokenizer(tf.Module):
             lowercase: bool, whether to case-fold text before splitting it.
             max_sentences: int, texts sampled for training, at most.
             seed: int, seed of that sample.
+            target_tags: a multilingual model's target tags (`"<2de>"`
+                ...; `special_tokens.target_tag`), each kept one piece.
 
         Returns:
             A `SubwordTokenizer`.
@@ -116,6 +120,12 @@ class SubwordTokenizer(tf.Module):
                 f"{minimum} (4 reserved ids, 256 byte pieces and some "
                 f"words). Received: vocab_size={vocab_size}"
             )
+        for tag in target_tags:
+            if not special_tokens.TARGET_TAG.fullmatch(tag):
+                raise ValueError(
+                    "Invalid value for argument target_tags. Expected tags such "
+                    f"as '<2de>'. Received: {tag!r} in target_tags={target_tags!r}"
+                )
         sentences = [text for text in _as_strings(texts) if text.strip()]
         if not sentences:
             raise ValueError("Cannot train a tokenizer on no text: texts is empty.")
@@ -143,6 +153,7 @@ class SubwordTokenizer(tf.Module):
                 num_threads=2,
                 hard_vocab_limit=False,
                 max_sentence_length=16384,
+                user_defined_symbols=sorted(target_tags),
                 minloglevel=2,
             )
         except RuntimeError as error:
@@ -179,6 +190,18 @@ class SubwordTokenizer(tf.Module):
     def id_to_token(self, ids):
         """Ids `(n,)` -> their pieces (`"▁word"` marks a word start)."""
         return self._sentencepiece().id_to_string(ids)
+
+    @functools.cached_property
+    def target_tags(self):
+        """The target tags of a multilingual model's vocabulary (`("<2de>", ...)`).
+
+        Empty for a vocabulary of one target language.
+        """
+        with tf.init_scope():  # eager, even when first asked inside a trace
+            vocabulary = self.vocabulary()
+        return tuple(
+            piece for piece in vocabulary if special_tokens.TARGET_TAG.fullmatch(piece)
+        )
 
     def vocabulary(self):
         """All pieces, as a list of Python strings indexed by id."""

@@ -13,6 +13,7 @@ from s2s_keras import metrics
 from s2s_keras.decoding import Lexicon
 from s2s_keras.decoding import generator_for
 from s2s_keras.special_tokens import PAD_ID
+from s2s_keras.special_tokens import check_target_tags
 from s2s_keras.utils.console import log
 
 # Source subwords shown in an attention plot, at most.
@@ -39,6 +40,7 @@ def generate_texts(
         batch_size: int, sources per search.
         lexicon: the model's `Lexicon`, for `generation.known_words_only`.
     """
+    check_target_tags(sources, tokenizer.target_tags)
     generator = generator_for(
         model, **generation.settings(), tokenizer=tokenizer, lexicon=lexicon
     )

@@ -93,6 +93,7 @@ def write_results(
     outputs,
     metric,
     lexicon=None,
+    by_target=None,
 ):
     """Table, examples, plots, metrics.json, model card and the export.
 
@@ -107,12 +108,23 @@ def write_results(
         outputs: its outputs for the test pairs, in order.
         metric: `"rouge"` or `"bleu"`.
         lexicon: the training text's `Lexicon` (exported beside), or None.
+        by_target: a multilingual run's scores per target tag,
+            `{tag: {system: scores}}` (`Task.scores_by_target_tag`), or None.
 
     Returns:
         The summary written to `metrics.json`, as a dict.
     """
     output = config.output
     table = print_table(TITLES[metric], rows)
+    if by_target:  # one table: each language's rows, its tag first
+        table += "\n\nBy target language:\n\n" + print_table(
+            TITLES[metric],
+            {
+                f"`{tag}` {system}": scores
+                for tag, systems in by_target.items()
+                for system, scores in systems.items()
+            },
+        )
     examples = print_examples(test_pairs, outputs)
     output.mkdir(parents=True, exist_ok=True)
     plotting.plot_training_curves(trained.history, output / "training_curves.png")
@@ -130,6 +142,7 @@ def write_results(
     summary = {
         "task": task,
         "scores": rows,
+        **({"scores_by_target": by_target} if by_target else {}),
         "metric": metric,
         "training_minutes": round(trained.minutes, 2),
         "epochs": len(trained.history.get("loss", [])),

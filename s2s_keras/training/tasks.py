@@ -22,6 +22,8 @@ import dataclasses
 from collections.abc import Callable
 
 from s2s_keras import metrics
+from s2s_keras.special_tokens import leading_target_tag
+from s2s_keras.special_tokens import without_target_tag
 from s2s_keras.utils.checks import check_choice
 
 
@@ -32,8 +34,9 @@ def lead_words(train_pairs, sources):
 
 
 def copy_source(train_pairs, sources):
-    """Each source unchanged: names and numbers often pass as they are."""
-    return "copy source", list(sources)
+    """Each source unchanged (its target tag left out): names and numbers
+    often pass as they are."""
+    return "copy source", [without_target_tag(source) for source in sources]
 
 
 def common_words(train_pairs, sources):
@@ -85,6 +88,36 @@ class Task:
         references = [target for _, target in test_pairs]
         name, outputs = self.baseline(train_pairs, sources)
         return {name: metrics.score(self.metric, outputs, references)}
+
+    def scores_by_target_tag(self, train_pairs, test_pairs, outputs, name):
+        """A multilingual run's scores per target language.
+
+        Args:
+            train_pairs: as `baseline_scores`.
+            test_pairs: the scored `(source, target)` pairs, sources tagged
+                (`<2de> ...`).
+            outputs: the model's outputs for them, in order.
+            name: the model's row name.
+
+        Returns:
+            `{tag: {baseline name: scores, name: scores}}`, tags sorted;
+            empty where no source has a tag.
+        """
+        rows = {}
+        for tag in sorted({leading_target_tag(s) for s, _ in test_pairs} - {None}):
+            chosen = [
+                index
+                for index, (source, _) in enumerate(test_pairs)
+                if leading_target_tag(source) == tag
+            ]
+            pairs = [test_pairs[index] for index in chosen]
+            rows[tag] = self.baseline_scores(train_pairs, pairs)
+            rows[tag][name] = metrics.score(
+                self.metric,
+                [outputs[index] for index in chosen],
+                [target for _, target in pairs],
+            )
+        return rows
 
 
 TASKS = {

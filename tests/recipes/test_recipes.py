@@ -94,6 +94,35 @@ def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extr
         assert "label smoothing 0.1" in (tmp_path / name / "README.md").read_text()
 
 
+@pytest.mark.slow  # a quick translate run, 30-40 s
+def test_a_multilingual_run_scores_each_target_language(pairs_file, tmp_path):
+    # Sources tagged <2de> / <2fr>, each tag asking for other target words.
+    tagged = tmp_path / "tagged.jsonl"
+    with open(pairs_file) as rows, open(tagged, "w") as out:
+        for index, line in enumerate(rows):
+            row = json.loads(line)
+            words = row["text"].split()
+            tag, target = ("<2de>", words[:3]) if index % 2 else ("<2fr>", words[-3:])
+            out.write(
+                json.dumps(
+                    {"text": f"{tag} {row['text']}", "summary": " ".join(target)}
+                )
+                + "\n"
+            )
+    output = tmp_path / "translate"
+    load_recipe("translate").main(quick_args(tagged, output))
+    results = check_output(output, ["bleu", "chrf"])
+    by_target = results["scores_by_target"]
+    assert sorted(by_target) == ["<2de>", "<2fr>"]
+    for systems in by_target.values():
+        assert list(systems) == list(results["scores"])  # the baseline, the model
+    card = (output / "README.md").read_text()
+    assert "By target language" in card and "| `<2fr>` copy source |" in card
+    from s2s_keras.text import SubwordTokenizer
+
+    assert SubwordTokenizer.load(output / "tokenizer").target_tags == ("<2de>", "<2fr>")
+
+
 def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_path):
     from s2s_keras.data.pairs import open_splits
     from s2s_keras.data.splits import SPLITS
