@@ -168,3 +168,33 @@ def test_scores_by_target_language_and_a_copy_baseline_without_the_tag():
     _, copied = tasks.copy_source([], ["<2de> the tool", "plain"])
     assert copied == ["the tool", "plain"]
     assert task.scores_by_target_tag([], [("a", "b")], ["b"], "model") == {}
+
+
+def test_a_fetch_asks_again_for_the_languages_fetched_before(tmp_path, monkeypatch):
+    # apt deletes the lists of the languages it is not asked for: fetching
+    # English for the summarizer used to delete the translator's Italian.
+    import os
+    import shutil
+    import subprocess
+
+    monkeypatch.setenv("S2S_KERAS_DATA", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(os.path, "exists", lambda path: True)
+    lists = tmp_path / "apt" / "lists"
+    lists.mkdir(parents=True)
+    for name in (
+        "x_Packages",
+        "x_i18n_Translation-it.lz4",
+        "x_i18n_Translation-pt%5fBR",
+    ):
+        (lists / name).write_text("")
+    commands = []
+
+    def update(command, **kwargs):
+        commands.append(command)
+        (lists / "x_i18n_Translation-en").write_text("")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", update)
+    debian.fetch_apt_indexes(("en",), log=print)
+    assert "Acquire::Languages=en,it,pt_BR" in commands[0]
