@@ -16,6 +16,7 @@ from s2s_keras.special_tokens import BOS_ID
 from s2s_keras.special_tokens import EOS_ID
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.utils.checks import check_positive_int
+from s2s_keras.utils.checks import check_sampling_alpha
 
 TOKENIZE_CHUNK = 1024  # strings tokenized per graph call
 SHUFFLE_BUFFER = 16_384  # tokenized pairs shuffled together
@@ -45,18 +46,30 @@ def teacher_forcing(target_ids):
 
 
 def tokenize_pairs(
-    pairs, source_tokenizer, target_tokenizer, max_source_length, max_target_length
+    pairs,
+    source_tokenizer,
+    target_tokenizer,
+    max_source_length,
+    max_target_length,
+    subword_sampling=0.0,
 ):
     """`(source, target)` strings -> `({"source_ids", "target_ids"}, labels)` rows.
 
     Sources keep their first `max_source_length` ids; targets their first
     `max_target_length - 1`, so that `<BOS>` + target and target + `<EOS>` are
-    at most `max_target_length` long.
+    at most `max_target_length` long. With `subword_sampling` (an alpha in
+    (0, 1]) each text is cut one of its many ways, drawn anew at each pass
+    (`SubwordTokenizer.tokenize_sampled`).
     """
 
+    def cut(tokenizer, texts):
+        if subword_sampling:
+            return tokenizer.tokenize_sampled(texts, subword_sampling)
+        return tokenizer.tokenize(texts)
+
     def tokenize(sources, targets):
-        source_ids = source_tokenizer.tokenize(sources)[:, :max_source_length]
-        target_ids = target_tokenizer.tokenize(targets)[:, : max_target_length - 1]
+        source_ids = cut(source_tokenizer, sources)[:, :max_source_length]
+        target_ids = cut(target_tokenizer, targets)[:, : max_target_length - 1]
         decoder_inputs, labels = teacher_forcing(target_ids)
         return {"source_ids": source_ids, "target_ids": decoder_inputs}, labels
 
@@ -89,6 +102,7 @@ def make_batches(
     cache=False,
     repeat=False,
     before_batching=None,
+    subword_sampling=0.0,
 ):
     """Batches of ids for `build_seq2seq` from a dataset of text pairs.
 
@@ -113,6 +127,9 @@ def make_batches(
             the tokenized (shuffled, repeated) rows before they are batched:
             `data.service.through_service` has tf.data service workers read,
             tokenize and shuffle, and the trainer batch.
+        subword_sampling: float, 0 for the best cut of each text, or the
+            alpha in (0, 1] of subword regularization: each pass cuts each
+            text anew, one of its segmentations drawn (for training only).
 
     Returns:
         A `tf.data.Dataset` of `({"source_ids": int32 (batch, S),
@@ -128,12 +145,19 @@ def make_batches(
             "(<BOS> or <EOS> plus one word). "
             f"Received: max_target_length={max_target_length}"
         )
+    subword_sampling = check_sampling_alpha("subword_sampling", subword_sampling)
+    if subword_sampling and cache:
+        raise ValueError(
+            "Sampled cuts are drawn anew at each pass: subword_sampling cannot "
+            "be used with cache=True."
+        )
     rows = tokenize_pairs(
         pairs,
         source_tokenizer,
         target_tokenizer or source_tokenizer,
         max_source_length,
         max_target_length,
+        subword_sampling,
     )
     if cache:
         rows = rows.cache()

@@ -210,7 +210,8 @@ class Splits:
         The train split is shuffled (a bounded buffer, seeded), with
         `repeat` endlessly (then give `fit` a `steps_per_epoch`), read by
         each worker from its own shard files and, with the config's
-        `data_service`, prepared on tf.data service workers. The validation
+        `data_service`, prepared on tf.data service workers, and with its
+        `subword_sampling`, cut anew at each pass. The validation
         and test splits are read once, kept tokenized in memory (they are
         bounded) and counted, and split between workers element by element.
 
@@ -240,6 +241,7 @@ class Splits:
             cache=not train,
             repeat=train and repeat,
             before_batching=service and partial(through_service, address=service),
+            subword_sampling=self.config.subword_sampling if train else 0.0,
         )
         if not train:  # bounded and cached: counted, so `fit` knows its length
             count = int(dataset.reduce(0, lambda count, _: count + 1))

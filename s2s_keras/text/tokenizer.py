@@ -165,6 +165,30 @@ class SubwordTokenizer(tf.Module):
         """Strings `(batch,)` -> ragged int32 ids `(batch, None)`, no BOS/EOS."""
         return self._sentencepiece().tokenize(text)
 
+    def tokenize_sampled(self, text, alpha):
+        """Strings `(batch,)` -> ragged ids, each text cut one of many ways.
+
+        Subword regularization (Kudo, 2018): instead of the best
+        segmentation, one drawn from all of them with probability
+        proportional to their unigram likelihood to the power `alpha`
+        (smaller: more varied cuts), anew at each call. For training
+        batches only; the draws are not seeded. Call it inside a graph
+        (a `tf.data` map, a `tf.function`).
+
+        Args:
+            text: string tensor `(batch,)`.
+            alpha: float in (0, 1], the smoothing of the draw.
+        """
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(
+                "Invalid value for argument alpha. Expected a float in (0, 1]. "
+                f"Received: alpha={alpha!r}"
+            )
+        sampler = tf_text.SentencepieceTokenizer(
+            model=self.model_proto, out_type=tf.int32, nbest_size=-1, alpha=alpha
+        )
+        return sampler.tokenize(text)
+
     def detokenize(self, ids):
         """Ids `(batch, T)`, dense or ragged -> strings `(batch,)`.
 

@@ -26,6 +26,7 @@ from s2s_keras.utils.checks import check_bool
 from s2s_keras.utils.checks import check_choice
 from s2s_keras.utils.checks import check_non_negative_int
 from s2s_keras.utils.checks import check_rate
+from s2s_keras.utils.checks import check_sampling_alpha
 
 # The pairs a --quick run keeps of each split.
 QUICK_PAIRS = {"train": 2000, "validation": 200, "test": 200}
@@ -61,6 +62,9 @@ class DataConfig:
             whose workers prepare the training batches, or None.
         test_version: the date of a built-in corpus's frozen test split
             (`data/frozen.py`) to score on instead of today's, or None.
+        subword_sampling: 0, or the alpha in (0, 1] of subword
+            regularization: training texts cut anew at each pass, one of
+            their segmentations drawn (validation and test keep the best).
     """
 
     data: str | pathlib.Path | None = None
@@ -81,6 +85,10 @@ class DataConfig:
     shards: int | None = None
     data_service: str | None = None
     test_version: str | None = None
+    subword_sampling: float = 0.0
+
+    def __post_init__(self):
+        check_sampling_alpha("subword_sampling", self.subword_sampling)
 
     @property
     def name(self):

@@ -66,6 +66,7 @@ positive_float = flag_type(float, checks.check_positive_float)
 non_negative_int = flag_type(int, checks.check_non_negative_int)
 non_negative_float = flag_type(float, checks.check_non_negative_float)
 rate = flag_type(float, checks.check_rate)
+sampling_alpha = flag_type(float, checks.check_sampling_alpha)
 
 
 def momentum(text):
@@ -106,6 +107,7 @@ def recipe_parser(description, task):
     data.add_argument("--max-source-length", type=positive_int, default=96, help="source subwords kept; the rest is cut (default: %(default)s)")
     data.add_argument("--max-target-length", type=positive_int, default=24, help="target subwords at most, in training and generation (default: %(default)s)")
     data.add_argument("--tokenizer-sample", type=positive_int, default=100_000, help="training pairs the subword vocabulary is learned from, at most: the first of the shuffled split (default: %(default)s)")
+    data.add_argument("--subword-sampling", metavar="ALPHA", type=sampling_alpha, default=0.0, help="subword regularization (Kudo, 2018): each training text cut anew at each pass, one of its segmentations drawn with probability ~ likelihood^ALPHA, in (0, 1] (0.1-0.5 is usual; smaller: more varied cuts); validation, test and exports keep the best cut (default: 0, off)")
     data.add_argument("--shards", type=positive_int, help="training shard files at least when the data is prepared (several workers each read whole files); default: one per 16 MiB of text")
     data.add_argument("--data-service", metavar="ADDRESS", help="prepare the training batches on tf.data service workers: the dispatcher's grpc://HOST:PORT (see python -m s2s_keras.data.service --help)")
 

@@ -69,6 +69,42 @@ def test_same_seed_same_order(tokenizer):  # noqa: F811
     assert not np.array_equal(first_batch(1), first_batch(2))
 
 
+def test_subword_sampling_cuts_each_pass_anew_into_the_same_texts(tokenizer):  # noqa: F811
+    sentence = "the decoder attends over the encoder states"
+    pairs = tf.data.Dataset.from_tensor_slices(([sentence] * 8, [sentence] * 8))
+    best = tokenizer.tokenize([sentence])[0].numpy().tolist()
+    batches = make_batches(
+        pairs, tokenizer, batch_size=8, max_source_length=64, max_target_length=64,
+        bucket=False, repeat=True, subword_sampling=0.2,
+    )  # fmt: skip
+    cuts = set()
+    for inputs, labels in batches.take(4):  # 32 draws of one sentence
+        for source, target in zip(
+            inputs["source_ids"].numpy(), labels.numpy(), strict=True
+        ):
+            source = [int(i) for i in source if i]
+            assert tokenizer.detokenize([source]).numpy()[0].decode() == sentence
+            assert (
+                tokenizer.detokenize([target.tolist()]).numpy()[0].decode() == sentence
+            )
+            cuts.add(tuple(source))
+    assert len(cuts) > 4  # of 32 draws; the best cut alone would be 1
+    # Off (the default), every pass gives the best cut.
+    plain = make_batches(
+        pairs, tokenizer, batch_size=8, max_source_length=64, bucket=False
+    )
+    for inputs, _ in plain:
+        for source in inputs["source_ids"].numpy():
+            assert [int(i) for i in source if i] == best
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match="subword_sampling"):
+            make_batches(pairs, tokenizer, subword_sampling=bad)
+    with pytest.raises(ValueError, match="cache"):
+        make_batches(pairs, tokenizer, subword_sampling=0.2, cache=True)
+    with pytest.raises(ValueError, match="alpha"):
+        tokenizer.tokenize_sampled(tf.constant([sentence]), 0.0)
+
+
 def test_bucket_boundaries_grow_and_stop_below_the_maximum():
     assert bucket_boundaries(128) == [8, 12, 16, 24, 32, 48, 64, 96]
     assert bucket_boundaries(8) == []

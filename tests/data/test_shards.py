@@ -337,3 +337,22 @@ def test_a_recipe_trains_from_the_data_service_in_epochs_of_the_steps_asked(
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["config"]["data_service"] == data_service
     assert (output / "model.tflite").is_file()
+
+
+def test_subword_sampling_cuts_the_training_pairs_only(tmp_path):
+    path = write_jsonl(tmp_path / "pairs.jsonl", pairs_rows(600))
+
+    def batches(split, sampling):
+        config = DataConfig(
+            data=path, source_field="text", target_field="summary",
+            subword_sampling=sampling,
+        )  # fmt: skip
+        splits = open_splits(config)
+        tokenizer = tokenizer_for(tmp_path / "tokenizer", splits.sample(), 300)
+        found = splits.batches(split, tokenizer, batch_size=16, seed=0)
+        return [inputs["source_ids"].numpy().tolist() for inputs, _ in found]
+
+    assert batches("validation", 0.1) == batches("validation", 0.0)
+    assert batches("train", 0.1) != batches("train", 0.0)
+    with pytest.raises(ValueError, match="subword_sampling"):
+        DataConfig(subword_sampling=2.0)

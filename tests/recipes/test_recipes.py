@@ -183,6 +183,10 @@ def test_questions_about_one_passage_share_a_split_and_rows_stay_aligned(tmp_pat
             r"argument --dropout: expected a float in \[0, 1\), got 1.5",
         ),
         (["--attention", "bahdanau"], "argument --attention: invalid choice"),
+        (
+            ["--subword-sampling", "1.5"],
+            r"argument --subword-sampling: expected 0 \(off\) or an alpha in \(0, 1\], got 1.5",
+        ),
         (["--predict", "x"], "--model and --predict go together"),
     ],
 )
