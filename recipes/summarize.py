@@ -25,8 +25,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-
 from s2s_keras.data.pairs import open_splits  # noqa: E402
 from s2s_keras.data.pairs import tokenizer_for  # noqa: E402
 from s2s_keras.models import build_seq2seq  # noqa: E402
@@ -58,9 +56,8 @@ def run(task, args, corpus_options=None):
 
 def train_and_export(task, config):
     """Data, baseline, model, `fit`, scores and export of one task's run."""
-    runner = Runner(config.output, config.training)  # the strategy, first
+    runner = Runner(config.output, config.training)  # strategy, precision, seeds
     data, training = config.data, config.training
-    keras.utils.set_random_seed(training.seed)
 
     ## Data: streamed from shards; what is held in memory is bounded
     splits = open_splits(data, runner.workers, runner.worker_index)

@@ -130,7 +130,6 @@ def main(argv=None):
     args, task, config = parse_args(argv)
     data, training = config.data, config.training
     runner = Runner(args.directory, training)
-    keras.utils.set_random_seed(training.seed)
 
     ## Data, as the recipe reads it; the tokenizer is kept with the trials
     splits = open_splits(data, runner.workers, runner.worker_index)

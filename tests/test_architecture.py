@@ -11,7 +11,7 @@ PACKAGE = pathlib.Path(__file__).parents[1] / "s2s_keras"
 # own level and the ones below it.
 LEVELS = [
     ["_version", "utils", "utils.backends", "utils.checks", "utils.atomic_files",
-     "utils.checksums",
+     "utils.checksums", "utils.tensorflow_import",
      "utils.console",
      "special_tokens", "utils.keras_internals", "metrics", "utils.plotting"],
     ["data", "text"],

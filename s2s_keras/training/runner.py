@@ -61,6 +61,9 @@ class TrainedModel:
 class Runner:
     """The strategy, this machine's role and the output folder of a program.
 
+    Made first: it sets the strategy, the precision and the seeds (Python's,
+    NumPy's and the backend's, `training.seed`).
+
     Args:
         output: the folder runs, logs and exports go to.
         training: a `TrainingConfig`: strategy, precision, budgets, epochs.
@@ -105,6 +108,7 @@ class Runner:
         replicas = self.strategy.num_replicas_in_sync
         if replicas > 1:
             log(f"Training on {replicas} replicas ({self.training.strategy})")
+        keras.utils.set_random_seed(self.training.seed)  # Python, NumPy, backend
 
     def scope(self):
         """The strategy's scope: build and compile models inside it."""
