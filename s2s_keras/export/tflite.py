@@ -25,6 +25,8 @@ padded positions and attention gives them weight 0.
 
 The variables are frozen into constants before conversion: read inside the
 loop, they would stay resource variables that the TFLite runtime cannot read.
+Each signature is converted alone and the files merged into one
+(`tflite_merge.py`): the converter then holds one search at a time.
 """
 
 import tensorflow as tf
@@ -35,10 +37,12 @@ from tensorflow.python.framework.convert_to_constants import (
 from s2s_keras.decoding.beam import BeamSearch
 from s2s_keras.decoding.choosers import Greedy
 from s2s_keras.decoding.search import search
+from s2s_keras.export.tflite_merge import merge_signatures
 from s2s_keras.utils.checks import check_choice
 from s2s_keras.utils.checks import check_positive_int
 
 QUANTIZATIONS = (None, "dynamic_range", "float16")
+SIGNATURES = ("serving_default", "beam_search")
 
 
 def convert_to_tflite(
@@ -52,6 +56,7 @@ def convert_to_tflite(
     coverage_form="gnmt",
     controls=None,
     target_prefix=(),
+    signatures=SIGNATURES,
 ):
     """Converts a `build_seq2seq` model's greedy and beam search to a TFLite flatbuffer.
 
@@ -69,6 +74,8 @@ def convert_to_tflite(
         coverage_form: `"gnmt"` or `"summary"`.
         controls: `decoding.Controls` for both signatures, or None.
         target_prefix: ids every output starts with (a list; empty: none).
+        signatures: the signatures the file holds, of `SIGNATURES`
+            (`"serving_default"`: greedy, `"beam_search"`).
 
     Returns:
         The flatbuffer, as bytes.
@@ -80,6 +87,33 @@ def convert_to_tflite(
     max_source_length = check_positive_int("max_source_length", max_source_length)
     max_length = check_positive_int("max_length", max_length)
     check_choice("quantization", quantization, QUANTIZATIONS)
+    if not signatures or not set(signatures) <= set(SIGNATURES):
+        raise ValueError(
+            f"Invalid value for argument signatures. Expected some of {SIGNATURES}. "
+            f"Received: signatures={signatures!r}"
+        )
+    if len(signatures) > 1:  # one at a time, merged: the converter's memory halves
+        options = {
+            "beam_width": beam_width,
+            "length_penalty": length_penalty,
+            "coverage_penalty": coverage_penalty,
+            "coverage_form": coverage_form,
+            "controls": controls,
+            "target_prefix": target_prefix,
+        }
+        return merge_signatures(
+            {
+                name: convert_to_tflite(
+                    model,
+                    max_source_length,
+                    max_length,
+                    quantization,
+                    signatures=[name],
+                    **options,
+                )  # fmt: skip
+                for name in signatures
+            }
+        )
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     source_spec = tf.TensorSpec([1, max_source_length], tf.int32, name="source_ids")
     beam = BeamSearch(
@@ -114,28 +148,30 @@ def convert_to_tflite(
             found["n_best_scores"], shape
         )
 
-    frozen_greedy = convert_variables_to_constants_v2(greedy.get_concrete_function())
-    frozen_beam = convert_variables_to_constants_v2(
-        best_hypotheses.get_concrete_function()
-    )
+    module, functions = tf.Module(), []
+    if "serving_default" in signatures:
+        frozen_greedy = convert_variables_to_constants_v2(
+            greedy.get_concrete_function()
+        )
 
-    module = tf.Module()
+        @tf.function(input_signature=[source_spec], autograph=False)
+        def serving_default(source_ids):
+            return {"target_ids": frozen_greedy(source_ids)[0]}
 
-    @tf.function(input_signature=[source_spec], autograph=False)
-    def serving_default(source_ids):
-        return {"target_ids": frozen_greedy(source_ids)[0]}
+        module.serving_default = serving_default
+        functions.append(serving_default.get_concrete_function())
+    if "beam_search" in signatures:
+        frozen_beam = convert_variables_to_constants_v2(
+            best_hypotheses.get_concrete_function()
+        )
 
-    @tf.function(input_signature=[source_spec], autograph=False)
-    def beam_search(source_ids):  # the function's name is the signature's
-        ids, scores = frozen_beam(source_ids)
-        return {"target_ids": ids, "scores": scores}
+        @tf.function(input_signature=[source_spec], autograph=False)
+        def beam_search(source_ids):  # the function's name is the signature's
+            ids, scores = frozen_beam(source_ids)
+            return {"target_ids": ids, "scores": scores}
 
-    module.serving_default = serving_default
-    module.beam_search = beam_search
-    functions = [
-        serving_default.get_concrete_function(),
-        beam_search.get_concrete_function(),
-    ]
+        module.beam_search = beam_search
+        functions.append(beam_search.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization is not None:
@@ -150,7 +186,9 @@ def convert_to_tflite(
         raise ValueError(
             f"The TFLite file would need non-builtin ops: {sorted(custom)}"
         )
-    return flatbuffer
+    # The converter names a lone function's signature serving_default.
+    (name,) = signatures
+    return merge_signatures({name: flatbuffer})
 
 
 def tflite_ops(flatbuffer):

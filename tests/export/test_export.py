@@ -366,6 +366,46 @@ def test_quantized_tflite_runs(exported, quantization):
     assert ids.shape == (1, MAX_LENGTH)
 
 
+def test_a_tflite_file_of_one_signature_answers_as_the_file_of_both(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    directory, model, _ = exported
+    both = Interpreter(model_content=(directory / "model.tflite").read_bytes())
+    source_ids = padded(np.array([[5, 6, 7, 9]], "int32"))
+    for signature in ("serving_default", "beam_search"):
+        alone = Interpreter(
+            model_content=convert_to_tflite(
+                model, MAX_SOURCE, MAX_LENGTH, signatures=[signature]
+            )
+        )
+        assert list(alone.get_signature_list()) == [signature]
+        expected = both.get_signature_runner(signature)(source_ids=source_ids)
+        found = alone.get_signature_runner(signature)(source_ids=source_ids)
+        assert found.keys() == expected.keys()
+        for name in found:
+            np.testing.assert_allclose(found[name], expected[name], rtol=1e-5)
+    # Merged from one file a signature, yet each constant (the weights,
+    # read by both) stored once.
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    merged = schema.ModelT.InitFromObj(
+        schema.Model.GetRootAsModel((directory / "model.tflite").read_bytes(), 0)
+    )
+    constants = [b.data.tobytes() for b in merged.buffers if b.data is not None]
+    assert len(constants) == len(set(constants)) > 10
+    kernel = model.get_layer("encoder").weights[0].numpy().astype("float32").tobytes()
+    assert constants.count(kernel) == 1
+    from s2s_keras.export.tflite_merge import merge_signatures
+
+    with pytest.raises(ValueError, match="no file"):
+        merge_signatures({})
+    with pytest.raises(ValueError, match="one signature. Received: 2 for 'x'"):
+        merge_signatures({"x": (directory / "model.tflite").read_bytes()})
+    for bad in ([], ["greedy"]):
+        with pytest.raises(ValueError, match="signatures"):
+            convert_to_tflite(model, MAX_SOURCE, MAX_LENGTH, signatures=bad)
+
+
 def test_keras_file_reloads_trains_on_and_exports_again(exported, tmp_path):
     directory, _, tokenizer = exported
     model = keras.saving.load_model(directory / "model.keras", safe_mode=True)
