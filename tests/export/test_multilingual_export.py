@@ -98,3 +98,25 @@ def test_tflite_reads_the_tag_as_the_tokenizer_cuts_it(tagged_export):
         served = loaded.signatures["generate_ids"](source_ids=source_ids)["target_ids"]
         served = np.pad(served.numpy(), [[0, 0], [0, MAX_LENGTH - served.shape[1]]])
         check_parity(model, source_ids, on_device, served)
+
+
+def test_the_server_answers_an_untagged_text_400_naming_the_tags(tagged_export):
+    from starlette.testclient import TestClient
+
+    from s2s_keras.serve import Servable
+    from s2s_keras.serve import create_app
+
+    directory, _, _ = tagged_export
+    with TestClient(create_app(Servable(directory), "multi")) as client:
+        ok = client.post(
+            "/v1/models/multi:predict", json={"instances": ["<2fr> the text"]}
+        )
+        assert ok.status_code == 200 and len(ok.json()["predictions"]) == 1
+        refused = client.post(
+            "/v1/models/multi:predict",
+            json={"instances": ["<2de> fine", "no tag here"]},
+        )
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert "<2de> <2fr>" in error and "no tag here" in error, error
+        assert "[[" not in error  # no graph internals
