@@ -29,7 +29,9 @@ def model_card(metadata):
             ),
         ]
     )
-    table += _by_target_table(name, scores.get("by_target"))
+    table += _by_target_table(
+        name, scores.get("by_target"), scores.get("by_target_pairs", {})
+    )
     # A multilingual preset's texts start with a target tag.
     text = (
         f"{next(iter(scores['by_target']))} ..." if scores.get("by_target") else "..."
@@ -103,8 +105,8 @@ chosen on validation pairs with `recipes/tune_decoding.py` (the test pairs were 
 """
 
 
-def _by_target_table(name, by_target):
-    """A multilingual preset's scores, a row per target language ("" if none)."""
+def _by_target_table(name, by_target, pairs):
+    """A multilingual preset's scores and pairs, a row per target language ("" if none)."""
     if not by_target:
         return ""
     systems = list(next(iter(by_target.values())))
@@ -116,13 +118,15 @@ def _by_target_table(name, by_target):
         f"Each target language's pairs, its tag first in the source (`{name}` is "
         "this preset, as in the first row above):",
         "",
-        "| target | " + " | ".join(header) + " |",
-        "|---" * (len(header) + 1) + "|",
+        "| target | pairs | " + " | ".join(header) + " |",
+        "|---" * (len(header) + 2) + "|",
     ]
     for tag, rows in by_target.items():
         values = [rows[system][column] for system in systems for column in columns]
         lines.append(
-            f"| `{tag}` | " + " | ".join(f"{value:.1f}" for value in values) + " |"
+            f"| `{tag}` | {pairs.get(tag, '')} | "
+            + " | ".join(f"{value:.1f}" for value in values)
+            + " |"
         )
     return "\n".join(lines)
 

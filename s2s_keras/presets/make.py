@@ -36,6 +36,7 @@ from s2s_keras.presets.preset import TOKENIZER
 from s2s_keras.presets.preset import WEIGHTS
 from s2s_keras.presets.preset import load
 from s2s_keras.presets.weights import save_weights
+from s2s_keras.special_tokens import leading_target_tag
 from s2s_keras.training import tasks
 from s2s_keras.training.config import GenerationConfig
 from s2s_keras.training.config import run_data_config
@@ -147,8 +148,12 @@ def make_preset(
         by_target = tasks.get(run["task"]).scores_by_target_tag(
             [], pairs, outputs, directory.name
         )
-        if by_target:  # a multilingual preset: each language's scores
+        if by_target:  # a multilingual preset: each language's scores and pairs
             metadata["scores"]["by_target"] = by_target
+            metadata["scores"]["by_target_pairs"] = {
+                tag: sum(leading_target_tag(source) == tag for source, _ in pairs)
+                for tag in by_target
+            }
         metadata["frozen_test"] = write_frozen_test(
             staging,
             pairs,

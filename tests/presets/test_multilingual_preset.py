@@ -44,11 +44,9 @@ def test_its_card_scores_each_language_and_it_asks_for_a_tag(
     assert list(by_target) == list(TAGS)
     assert list(by_target["<2de>"]) == ["copy source", "translate_en_tiny"]
     card = (tmp_path / "translate_en_tiny" / "README.md").read_text()
-    header = (
-        "| target | copy source: bleu | copy source: chrf | translate_en_tiny: bleu |"
-    )
+    header = "| target | pairs | copy source: bleu | copy source: chrf | translate_en_tiny: bleu |"
     assert header in card
-    assert "| `<2de>` | " in card and "| `<2fr>` | " in card
+    assert "| `<2de>` | 6 | " in card and "| `<2fr>` | 6 | " in card
     assert 'model(["<2de> ..."])' in card
     assert len(preset([test_pairs[0][0], test_pairs[1][0]])) == 2
     with pytest.raises(ValueError, match="<2de> <2fr>"):
