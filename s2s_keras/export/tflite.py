@@ -92,28 +92,6 @@ def convert_to_tflite(
             f"Invalid value for argument signatures. Expected some of {SIGNATURES}. "
             f"Received: signatures={signatures!r}"
         )
-    if len(signatures) > 1:  # one at a time, merged: the converter's memory halves
-        options = {
-            "beam_width": beam_width,
-            "length_penalty": length_penalty,
-            "coverage_penalty": coverage_penalty,
-            "coverage_form": coverage_form,
-            "controls": controls,
-            "target_prefix": target_prefix,
-        }
-        return merge_signatures(
-            {
-                name: convert_to_tflite(
-                    model,
-                    max_source_length,
-                    max_length,
-                    quantization,
-                    signatures=[name],
-                    **options,
-                )  # fmt: skip
-                for name in signatures
-            }
-        )
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     source_spec = tf.TensorSpec([1, max_source_length], tf.int32, name="source_ids")
     beam = BeamSearch(
@@ -148,47 +126,52 @@ def convert_to_tflite(
             found["n_best_scores"], shape
         )
 
-    module, functions = tf.Module(), []
-    if "serving_default" in signatures:
-        frozen_greedy = convert_variables_to_constants_v2(
-            greedy.get_concrete_function()
+    def frozen_search(name):
+        """The signature `name`'s search, frozen, with its outputs named."""
+        if name == "serving_default":
+            frozen = convert_variables_to_constants_v2(greedy.get_concrete_function())
+
+            def named(source_ids):
+                return {"target_ids": frozen(source_ids)[0]}
+
+        else:
+            frozen = convert_variables_to_constants_v2(
+                best_hypotheses.get_concrete_function()
+            )
+
+            def named(source_ids):
+                ids, scores = frozen(source_ids)
+                return {"target_ids": ids, "scores": scores}
+
+        return tf.function(named, input_signature=[source_spec], autograph=False)
+
+    def converted(name):
+        """A flatbuffer of the one signature `name` (called serving_default there)."""
+        module = tf.Module()
+        module.search = frozen_search(name)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [module.search.get_concrete_function()], module
         )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        flatbuffer = converter.convert()
+        custom = {
+            op
+            for op in tflite_ops(flatbuffer)
+            if op.startswith("Flex") or op == "CUSTOM"
+        }
+        if custom:
+            raise ValueError(
+                f"The TFLite file would need non-builtin ops: {sorted(custom)}"
+            )
+        return flatbuffer
 
-        @tf.function(input_signature=[source_spec], autograph=False)
-        def serving_default(source_ids):
-            return {"target_ids": frozen_greedy(source_ids)[0]}
-
-        module.serving_default = serving_default
-        functions.append(serving_default.get_concrete_function())
-    if "beam_search" in signatures:
-        frozen_beam = convert_variables_to_constants_v2(
-            best_hypotheses.get_concrete_function()
-        )
-
-        @tf.function(input_signature=[source_spec], autograph=False)
-        def beam_search(source_ids):  # the function's name is the signature's
-            ids, scores = frozen_beam(source_ids)
-            return {"target_ids": ids, "scores": scores}
-
-        module.beam_search = beam_search
-        functions.append(beam_search.get_concrete_function())
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, module)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if quantization is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    flatbuffer = converter.convert()
-    custom = {
-        op for op in tflite_ops(flatbuffer) if op.startswith("Flex") or op == "CUSTOM"
-    }
-    if custom:
-        raise ValueError(
-            f"The TFLite file would need non-builtin ops: {sorted(custom)}"
-        )
-    # The converter names a lone function's signature serving_default.
-    (name,) = signatures
-    return merge_signatures({name: flatbuffer})
+    # One conversion a signature, merged (and named): the converter holds one
+    # search at a time.
+    return merge_signatures({name: converted(name) for name in signatures})
 
 
 def tflite_ops(flatbuffer):
