@@ -73,15 +73,17 @@ class SubwordTokenizer(tf.Module):
                 "Train it with SubwordTokenizer.train()."
             )
 
-    def _sentencepiece(self):
-        """A tf-text SentencePiece op on this model.
+    def _sentencepiece(self, **options):
+        """A tf-text SentencePiece op on this model (`options`: its sampling ones).
 
         The methods below make one inside each traced function, so the
         resource lives with the graph: an eager one is destroyed by
         `tf.random.set_seed` (which `keras.utils.set_random_seed` calls),
         after which it fails with "Resource ... does not exist".
         """
-        return tf_text.SentencepieceTokenizer(model=self.model_proto, out_type=tf.int32)
+        return tf_text.SentencepieceTokenizer(
+            model=self.model_proto, out_type=tf.int32, **options
+        )
 
     @classmethod
     def train(
@@ -184,10 +186,7 @@ class SubwordTokenizer(tf.Module):
                 "Invalid value for argument alpha. Expected a float in (0, 1]. "
                 f"Received: alpha={alpha!r}"
             )
-        sampler = tf_text.SentencepieceTokenizer(
-            model=self.model_proto, out_type=tf.int32, nbest_size=-1, alpha=alpha
-        )
-        return sampler.tokenize(text)
+        return self._sentencepiece(nbest_size=-1, alpha=alpha).tokenize(text)
 
     def detokenize(self, ids):
         """Ids `(batch, T)`, dense or ragged -> strings `(batch,)`.

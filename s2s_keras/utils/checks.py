@@ -91,13 +91,9 @@ def _check_finite(name, value, accepts, expected):
 
 def check_sampling_alpha(name, value):
     """Raise unless `value` is 0 (off) or a subword-sampling alpha in (0, 1]."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0.0 <= value <= 1.0
-    ):
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected 0 (off) or an alpha "
-            f"in (0, 1]. Received: {name}={value!r}"
-        )
-    return float(value)
+    return _check_finite(
+        name,
+        value,
+        lambda number: 0.0 <= number <= 1.0,
+        "0 (off) or an alpha in (0, 1]",
+    )
