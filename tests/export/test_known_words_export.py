@@ -131,8 +131,8 @@ def test_a_preset_made_from_it_keeps_the_lexicon_and_decodes_with_it(
     known_export, tmp_path
 ):
     from s2s_keras import presets
-    from s2s_keras.training.evaluation import generate_texts
     from tests.presets.test_presets import TEXTS
+    from tests.presets.test_presets import decoded_by_its_model
     from tests.presets.test_presets import run_metrics
 
     directory, _, _, lexicon = known_export
@@ -142,15 +142,7 @@ def test_a_preset_made_from_it_keeps_the_lexicon_and_decodes_with_it(
     preset = presets.make_preset(directory, folder, command="test", test_pairs=pairs)
     assert (folder / "lexicon.npz").is_file() and preset.generation.known_words_only
     assert len(preset.lexicon) == len(lexicon)
-    expected = generate_texts(
-        preset.model,
-        preset.tokenizer,
-        TEXTS,
-        preset.generation,
-        preset.max_source_length,
-        lexicon=preset.lexicon,
-    )
-    assert preset(TEXTS) == expected
+    assert preset(TEXTS) == decoded_by_its_model(preset, TEXTS)
     (folder / "lexicon.npz").unlink()
     without = presets.load(folder)
     with pytest.raises(ValueError, match="has no lexicon.npz"):

@@ -180,23 +180,28 @@ def test_a_bare_name_is_a_preset_and_a_path_is_a_folder(made, monkeypatch, tmp_p
         presets.load("./nowhere")
 
 
-def test_it_answers_as_its_model_decodes(made):
-    _, _, preset = made
-    expected = generate_texts(
+def decoded_by_its_model(preset, texts, generation=None):
+    """What `preset`'s model, tokenizer and lexicon write for `texts`, decoded
+    as the preset decodes, or with `generation`."""
+    return generate_texts(
         preset.model,
         preset.tokenizer,
-        TEXTS,
-        preset.generation,
+        texts,
+        generation or preset.generation,
         preset.max_source_length,
+        lexicon=preset.lexicon,
     )
+
+
+def test_it_answers_as_its_model_decodes(made):
+    _, _, preset = made
+    expected = decoded_by_its_model(preset, TEXTS)
     assert preset(TEXTS) == expected
     assert preset(TEXTS[0]) == expected[0]  # one string in, one out
     controls = {"max_length": 2, "method": "beam", "beam_width": 2}
     shorter = preset.generate(TEXTS, **controls)
     changed = dataclasses.replace(preset.generation, **controls)
-    assert shorter == generate_texts(
-        preset.model, preset.tokenizer, TEXTS, changed, preset.max_source_length
-    )
+    assert shorter == decoded_by_its_model(preset, TEXTS, changed)
     assert preset.generation.max_length == 6  # the preset's own stays
     with pytest.raises(ValueError, match=r"Unknown decoding setting\(s\) \['beams'\]"):
         preset.generate(TEXTS, beams=3)
