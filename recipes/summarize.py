@@ -109,7 +109,7 @@ def train_and_export(task, config):
         ## Train
         training_run = runner.training_run(run_name, model)
         history = None
-        if not training_run.trained_before:  # a model trained before a crash is kept
+        if not training_run.trained_before:  # kept by a crash, or before scoring
             history = model.fit(
                 train,
                 validation_data=validation,
@@ -121,7 +121,7 @@ def train_and_export(task, config):
             )
         trained = training_run.finish(history)
         if not runner.scores_here:
-            continue  # the chief scores and exports, on TensorFlow
+            continue  # scored and exported by the chief, in a fresh process
 
         ## Generate and score
         rows[name], outputs = evaluate(
@@ -140,7 +140,7 @@ def train_and_export(task, config):
         print("Training done; the chief writes the scores and the export.")
         return 0
     if not runner.scores_here:
-        runner.continue_on_tensorflow()  # a fresh process finds the trained models
+        runner.continue_in_fresh_process()  # a fresh process finds the trained models
     name, trained, outputs = results[0]
     return write_results(
         task.name,

@@ -257,7 +257,7 @@ def main(argv=None):
         best_run = runner.training_run("best", model, output=args.export)
         trained = best_run.fit(train, validation, training.epochs, steps)
         if not runner.scores_here:
-            runner.continue_on_tensorflow()  # the search resumes done, the model kept
+            runner.continue_in_fresh_process()  # the search resumes done, the model kept
         test_pairs = splits.take("test")
         scores, outputs = evaluate(
             trained.model,

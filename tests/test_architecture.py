@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(__file__).parents[1] / "s2s_keras"
 LEVELS = [
     ["_version", "utils", "utils.backends", "utils.checks", "utils.atomic_files",
      "utils.checksums", "utils.tensorflow_import",
-     "utils.console",
+     "utils.console", "utils.memory",
      "special_tokens", "utils.keras_internals", "metrics", "utils.plotting"],
     ["data", "text"],
     ["models", "layers", "losses", "average", "schedules"],

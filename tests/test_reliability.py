@@ -23,6 +23,7 @@ from s2s_keras.export import write_export
 from s2s_keras.models import compile_seq2seq
 from s2s_keras.special_tokens import PAD_ID
 from s2s_keras.text import SubwordTokenizer
+from s2s_keras.training import runner as runner_module
 from s2s_keras.training.config import DataConfig
 from s2s_keras.training.config import ModelConfig
 from s2s_keras.training.config import TrainingConfig
@@ -220,6 +221,36 @@ class WorseningValidation(keras.callbacks.Callback):
         logs["val_loss"] = float(epoch + 1)
 
 
+def test_a_script_that_trained_leaves_scoring_to_a_fresh_process(
+    pairs_file, tmp_path, monkeypatch
+):
+    runner, model, train, validation = small_run(pairs_file, tmp_path / "out")
+    monkeypatch.setattr(runner_module, "started_as_script", lambda: True)
+    assert runner.scores_here  # nothing trained here yet
+    fit(runner, model, train, validation, epochs=1)
+    assert not runner.scores_here  # training's memory is not the export's
+    kept = tmp_path / "out" / "runs" / "dot" / "trained.keras"
+    assert kept.is_file()  # what the fresh process loads
+    # A function called from another program cannot be started again.
+    monkeypatch.setattr(runner_module, "started_as_script", lambda: False)
+    assert runner.scores_here
+
+
+@pytest.mark.slow  # a whole recipe run, 30-40 s
+def test_a_recipe_run_scores_and_exports_in_a_fresh_process(pairs_file, tmp_path):
+    output = tmp_path / "summarize"
+    process = run_recipe(pairs_file, output)
+    printed, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, printed[-3000:]
+    assert "scoring and exporting in a fresh process" in printed
+    assert printed.count("Using the model trained before") == 1
+    assert printed.count("Using the lexicon in") == 1  # collected once, before
+    assert (output / "saved_model" / "saved_model.pb").is_file()
+    assert not list(output.glob("runs/*/trained.keras"))  # exported, deleted
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["training_minutes"] > 0  # the training process's minutes
+
+
 def test_lr_decay_lowers_the_rate_after_an_epoch_without_progress(pairs_file, tmp_path):
     runner, model, train, validation = small_run(
         pairs_file, tmp_path / "out", lr_decay=0.5
@@ -404,7 +435,7 @@ def test_a_crash_after_training_keeps_the_trained_model_for_the_rerun(
     capsys.readouterr()
     summarize.main(quick_args(pairs_file, output))
     printed = capsys.readouterr().out
-    assert "Training was done before this run stopped" in printed
+    assert "Using the model trained before" in printed
     assert "val_loss:" not in printed  # not trained again
     assert (output / "saved_model").is_dir() and not trained.exists()
 

@@ -31,6 +31,7 @@ from s2s_keras.models import float32_config
 from s2s_keras.models import float32_copy
 from s2s_keras.models import rebuilt
 from s2s_keras.training import distribute
+from s2s_keras.training.callbacks import ReleaseFreedMemory
 from s2s_keras.training.callbacks import StopOnNaN
 from s2s_keras.training.callbacks import Stopwatch
 from s2s_keras.training.callbacks import averaged
@@ -39,6 +40,7 @@ from s2s_keras.training.callbacks import plateau
 from s2s_keras.training.config import TrainingConfig
 from s2s_keras.utils.atomic_files import atomic_path
 from s2s_keras.utils.backends import run_again_on
+from s2s_keras.utils.backends import started_as_script
 from s2s_keras.utils.console import log
 
 TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
@@ -77,8 +79,12 @@ class Runner:
         verbose: the `fit` verbosity: a line an epoch under CI, else a bar.
         backend: the Keras backend models train on (`"tensorflow"`, `"jax"`).
         scores_here: whether this process scores and exports what it trains:
-            the chief on TensorFlow. A chief on another backend hands its
-            trained models over (`continue_on_tensorflow`).
+            the chief on TensorFlow, until it has trained a model itself. A
+            chief started as a script (one worker) then hands its trained
+            models over to a fresh process (`continue_in_fresh_process`), so
+            that what training held (its graphs, data pipeline, optimizer) is
+            freed before the export, whose peak comes on top of it; so does a
+            chief that trained on another backend.
 
     Raises:
         ValueError: a distribution strategy on a backend other than
@@ -109,6 +115,7 @@ class Runner:
         if replicas > 1:
             log(f"Training on {replicas} replicas ({self.training.strategy})")
         keras.utils.set_random_seed(self.training.seed)  # Python, NumPy, backend
+        self.trained_here = False  # set by `TrainingRun.finish`
 
     def scope(self):
         """The strategy's scope: build and compile models inside it."""
@@ -116,21 +123,25 @@ class Runner:
 
     @property
     def scores_here(self):
-        return self.chief and self.backend == "tensorflow"
+        if not self.chief:
+            return False
+        if self.backend != "tensorflow":
+            return False
+        return not (self.trained_here and self.workers == 1 and started_as_script())
 
-    def continue_on_tensorflow(self):
+    def continue_in_fresh_process(self):
         """Runs this program's command again on TensorFlow, in this process's place.
 
-        Generation, scoring and export are TensorFlow's. A run that trained
-        on another backend has kept each trained model in its run folder
+        Generation, scoring and export are TensorFlow's, and they start from
+        what training left: each trained model is kept in its run folder
         (`TrainingRun.finish`, a `.keras` file any backend loads); the same
         command with `--backend tensorflow` finds them, skips training and
-        goes on (`backends.run_again_on`). Never returns.
+        goes on (`backends.run_again_on`), without the memory training held.
+        Never returns.
         """
         run_again_on(
             "tensorflow",
-            f"Trained on {self.backend}; scoring and exporting on TensorFlow, "
-            "in a fresh process",
+            f"Trained on {self.backend}; scoring and exporting in a fresh process",
             ["--backend", "tensorflow"],
         )
 
@@ -199,6 +210,7 @@ class TrainingRun:
             keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
             *budgets(training.time_budget, training.max_steps),
             self.stopwatch,
+            ReleaseFreedMemory(),
         ]
         self.folder.mkdir(parents=True, exist_ok=True)
         if runner.chief and self.earlier is None and not self.backup.holds_backup:
@@ -258,6 +270,7 @@ class TrainingRun:
                 "data) and run the same command again to resume from it."
             )
         backend = self.runner.backend
+        self.runner.trained_here = True
         if not self.runner.chief:
             return TrainedModel(self.model, history.history, self.minutes, backend)
         model = self.runner.plain(self.model)
@@ -284,7 +297,7 @@ class TrainingRun:
         ) != json.dumps(float32_config(self.model.get_config()), sort_keys=True):
             log(f"{self.trained_file} was built with other flags: training anew.")
             return None
-        log(f"Training was done before this run stopped: using {self.trained_file}")
+        log(f"Using the model trained before, kept in {self.trained_file}")
         kept = json.loads(self.trained_file.with_suffix(".json").read_text())
         return TrainedModel(
             earlier,

@@ -12,7 +12,7 @@ skips that restart.
 export and multi-worker training. `--backend jax` trains on JAX
 (`pip install "s2s_keras[jax]"`); the run then scores and exports on
 TensorFlow, once more in a fresh process, from the trained model's `.keras`
-file, which is the same on both (`Runner.continue_on_tensorflow`). Which one
+file, which is the same on both (`Runner.continue_in_fresh_process`). Which one
 trains faster depends on the machine: `python bench/training_step.py
 --builds after,after-jax` measures it (docs/benchmarks.md).
 """
