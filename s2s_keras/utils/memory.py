@@ -9,7 +9,6 @@ shows it); `release_freed_memory` returns them between phases.
 """
 
 import ctypes
-import ctypes.util
 import functools
 import gc
 
@@ -17,10 +16,10 @@ import gc
 @functools.cache
 def _malloc_trim():
     """glibc's `malloc_trim`, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
+        # The symbols the process has loaded, the C library's among them.
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows)
         return None
 
 
