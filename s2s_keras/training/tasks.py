@@ -103,13 +103,13 @@ class Task:
             `{tag: {baseline name: scores, name: scores}}`, tags sorted;
             empty where no source has a tag.
         """
+        by_tag = {}  # tag -> the indices of its pairs, in one pass
+        for index, (source, _) in enumerate(test_pairs):
+            tag = leading_target_tag(source)
+            if tag is not None:
+                by_tag.setdefault(tag, []).append(index)
         rows = {}
-        for tag in sorted({leading_target_tag(s) for s, _ in test_pairs} - {None}):
-            chosen = [
-                index
-                for index, (source, _) in enumerate(test_pairs)
-                if leading_target_tag(source) == tag
-            ]
+        for tag, chosen in sorted(by_tag.items()):
             pairs = [test_pairs[index] for index in chosen]
             rows[tag] = self.baseline_scores(train_pairs, pairs)
             rows[tag][name] = metrics.score(
