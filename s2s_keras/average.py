@@ -50,9 +50,27 @@ def average_models(models):
                 f"({model.name!r}) has another config than model 0 ({models[0].name!r})"
             )
     averaged = keras.models.clone_model(models[0])
-    weights = [model.get_weights() for model in models]
+    averaged.set_weights(mean_weights([model.get_weights() for model in models]))
+    return averaged
+
+
+def mean_weights(weight_lists):
+    """The mean of several `get_weights()` lists of one model's weights.
+
+    Args:
+        weight_lists: lists of NumPy arrays, each in the order of the
+            model's `get_weights()`.
+
+    Returns:
+        A list of arrays: the mean of each float weight (summed in float64,
+        cast back), and each integer weight (a counter) as it is, where it
+        is equal in all.
+
+    Raises:
+        ValueError: an integer weight differs between the lists.
+    """
     mean = []
-    for values in zip(*weights, strict=True):
+    for values in zip(*weight_lists, strict=True):
         if np.issubdtype(values[0].dtype, np.floating):
             total = np.sum([v.astype("float64") for v in values], axis=0)
             mean.append((total / len(values)).astype(values[0].dtype))
@@ -63,8 +81,7 @@ def average_models(models):
                 f"An integer weight of shape {values[0].shape} differs between "
                 "the models: it cannot be averaged"
             )
-    averaged.set_weights(mean)
-    return averaged
+    return mean
 
 
 def _loaded(model):

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from s2s_keras.models import compile_seq2seq
+from s2s_keras.training.callbacks import AverageEpochs
 from s2s_keras.training.config import TrainingConfig
+from s2s_keras.training.runner import exported
 from tests.test_reliability import fit
 from tests.test_reliability import small_run
 
@@ -39,8 +41,14 @@ class MovingAverage(keras.callbacks.Callback):
 
 
 class Crash(keras.callbacks.Callback):
+    """Kills training as epoch `at` (from 0) begins."""
+
+    def __init__(self, at=1):
+        super().__init__()
+        self.at = at
+
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 1:
+        if epoch == self.at:
             raise KeyboardInterrupt("killed")
 
 
@@ -91,3 +99,76 @@ def test_the_backup_holds_the_weights_being_trained_not_their_average(
 def test_a_momentum_outside_0_1_is_refused():
     with pytest.raises(ValueError, match="ema_momentum must be between 0 and 1"):
         TrainingConfig(ema_momentum=1.0)
+
+
+class EpochWeights(keras.callbacks.Callback):
+    """Every weight of the model at each epoch's end, by epoch (from 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_epoch = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch + 1] = [np.array(w) for w in self.model.get_weights()]
+
+
+def averaging_callback(run):
+    (callback,) = [c for c in run.callbacks if isinstance(c, AverageEpochs)]
+    return callback
+
+
+def assert_mean_of(model, tracker, epochs):
+    for index, kept in enumerate(model.get_weights()):
+        mean = np.mean([tracker.by_epoch[epoch][index] for epoch in epochs], axis=0)
+        np.testing.assert_allclose(kept, mean, rtol=1e-5, atol=1e-6)
+
+
+def test_the_kept_model_is_the_mean_of_the_best_epoch_and_those_before_it(
+    pairs_file, tmp_path
+):
+    runner, model, train, validation = small_run(pairs_file, tmp_path, average_epochs=2)
+    compile_seq2seq(model, 1e-2)
+    tracker = EpochWeights()
+    run = runner.training_run("dot", model, [tracker])
+    history = model.fit(
+        train, validation_data=validation, epochs=5, callbacks=run.callbacks, verbose=0
+    )
+    best = int(np.argmin(history.history["val_loss"])) + 1
+    assert best >= 2, f"the tiny run should improve for 2 epochs; best was {best}"
+    assert averaging_callback(run).averaged == [best - 1, best]
+    trained = run.finish(history)
+    assert_mean_of(trained.model, tracker, [best - 1, best])
+    # Epoch 1 cannot be averaged any more once epoch 5 has ended (2 epochs
+    # ending at the best, which early stopping keeps within 2 of the last).
+    kept = sorted(p.name for p in (run.folder / "epochs").glob("*.weights.h5"))
+    assert kept == [f"epoch-{epoch:03d}.weights.h5" for epoch in range(2, 6)]
+    exported(tmp_path)
+    assert not list((run.folder / "epochs").glob("*.weights.h5"))
+
+
+def test_a_resumed_run_averages_the_epochs_kept_before_the_crash(pairs_file, tmp_path):
+    runner, model, train, validation = small_run(pairs_file, tmp_path, average_epochs=3)
+    compile_seq2seq(model, 1e-2)
+    tracker = EpochWeights()
+    with pytest.raises(KeyboardInterrupt):
+        fit(runner, model, train, validation, callbacks=[tracker, Crash(at=2)])
+    assert sorted(tracker.by_epoch) == [1, 2]
+    model = keras.models.clone_model(model)  # a fresh process's model
+    compile_seq2seq(model, 1e-2)
+    trained = fit(runner, model, train, validation, callbacks=[tracker])
+    assert sorted(tracker.by_epoch) == [1, 2, 3, 4]
+    best = int(np.argmin(trained.history["val_loss"])) + 1
+    assert best >= 3, f"the tiny run should improve for 3 epochs; best was {best}"
+    assert_mean_of(trained.model, tracker, [best - 2, best - 1, best])
+
+
+def test_averaging_one_epoch_adds_no_callback(pairs_file, tmp_path):
+    runner, model, *_ = small_run(pairs_file, tmp_path)
+    run = runner.training_run("dot", model)
+    assert not [c for c in run.callbacks if isinstance(c, AverageEpochs)]
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
+def test_average_epochs_must_be_a_positive_int(epochs):
+    with pytest.raises(ValueError, match="average_epochs"):
+        TrainingConfig(average_epochs=epochs)

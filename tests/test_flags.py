@@ -161,6 +161,15 @@ def test_lr_decay_reaches_the_run_config_and_bad_values_exit(capsys):
     assert "lr_decay must be between 0 and 1" in capsys.readouterr().err
 
 
+def test_average_epochs_reaches_the_run_config_and_bad_values_exit():
+    assert flags.run_config(parse("summarize", [])).training.average_epochs == 1
+    config = flags.run_config(parse("summarize", ["--average-epochs", "3"]))
+    assert config.training.average_epochs == 3
+    for bad in ("0", "1.5", "x"):
+        with pytest.raises(SystemExit):
+            parse("summarize", ["--average-epochs", bad])
+
+
 def test_label_smoothing_reaches_the_run_config_and_bad_values_exit():
     assert flags.run_config(parse("summarize", [])).training.label_smoothing == 0.0
     config = flags.run_config(parse("summarize", ["--label-smoothing", "0.1"]))

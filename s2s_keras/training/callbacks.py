@@ -10,15 +10,20 @@
   every `every` batches, so a long run's memory does not creep up.
 - `averaged(ema_momentum)`: validation and the kept model on the moving
   average of the weights, for a model compiled with `ema_momentum`.
+- `AverageEpochs(epochs, folder, early_stopping)`: the kept model is the
+  mean of the weights of the best epoch and those before it.
 """
 
+import pathlib
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from s2s_keras.average import mean_weights
 from s2s_keras.training import distribute
+from s2s_keras.utils.atomic_files import atomic_path
 from s2s_keras.utils.console import log
 from s2s_keras.utils.memory import release_freed_memory
 
@@ -186,6 +191,78 @@ def averaged(ema_momentum=None):
     if ema_momentum is None:
         return []
     return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+
+
+class AverageEpochs(keras.callbacks.Callback):
+    """Leaves the mean of the weights of the best epoch and the epochs before it.
+
+    Checkpoint averaging (OpenNMT's `average_models`, fairseq's
+    `average_checkpoints`), done by the run: at each epoch's end the weights
+    it validated (the moving average, with `ema_momentum`) are saved in
+    `folder` as `epoch-NNN.weights.h5`, so a resumed run finds its earlier
+    epochs there; those too old to be averaged are deleted. At the end of
+    training, once early stopping has restored its best epoch, the model
+    gets the mean of that epoch's weights and of the `epochs - 1` epochs
+    before it (fewer where the run has fewer; one alone changes nothing).
+
+    Put it after the `averaged` callback (it saves what validation saw) and
+    after the run's `EarlyStopping` (it averages up to the epoch restored).
+
+    Args:
+        epochs: int >= 2, the epochs averaged.
+        folder: the folder the epochs' weights are kept in.
+        early_stopping: the run's `keras.callbacks.EarlyStopping` (with
+            `restore_best_weights=True`), which says the best epoch.
+
+    Attributes:
+        averaged: the epochs (numbered from 1) whose mean the model holds,
+            or `[]` before the end of training.
+    """
+
+    def __init__(self, epochs, folder, early_stopping):
+        super().__init__()
+        if not isinstance(epochs, int) or epochs < 2:
+            raise ValueError(f"epochs must be an int >= 2. Received: {epochs!r}")
+        self.epochs = epochs
+        self.folder = pathlib.Path(folder)
+        self.early_stopping = early_stopping
+        self.averaged = []
+
+    def path(self, epoch):
+        """The weights file of `epoch` (numbered from 1)."""
+        return self.folder / f"epoch-{epoch:03d}.weights.h5"
+
+    def on_epoch_end(self, epoch, logs=None):
+        with atomic_path(self.path(epoch + 1)) as staging:
+            self.model.save_weights(staging)
+        # The best epoch is at most `patience` epochs back; nothing before
+        # the window that ends there can be averaged.
+        oldest = epoch + 2 - self.epochs - self.early_stopping.patience
+        for kept in self.folder.glob("epoch-*.weights.h5"):
+            if int(kept.name[len("epoch-") : -len(".weights.h5")]) < oldest:
+                kept.unlink()
+
+    def on_train_end(self, logs=None):
+        if self.early_stopping.best_weights is None:
+            return  # no epoch ended
+        best = self.early_stopping.best_epoch + 1
+        epochs = [
+            epoch
+            for epoch in range(best - self.epochs + 1, best + 1)
+            if self.path(epoch).is_file()
+        ]
+        if len(epochs) < 2:
+            return
+        weights = []
+        for epoch in epochs:
+            self.model.load_weights(self.path(epoch))
+            weights.append(self.model.get_weights())
+        self.model.set_weights(mean_weights(weights))
+        self.averaged = epochs
+        log(
+            f"Averaged the weights of epochs {epochs[0]}-{epochs[-1]} "
+            f"(the best, {best}, and the {len(epochs) - 1} before it)."
+        )
 
 
 def plateau(lr_decay=None):

@@ -25,6 +25,7 @@ from s2s_keras.training.distribute import STRATEGIES
 from s2s_keras.utils.checks import check_bool
 from s2s_keras.utils.checks import check_choice
 from s2s_keras.utils.checks import check_non_negative_int
+from s2s_keras.utils.checks import check_positive_int
 from s2s_keras.utils.checks import check_rate
 from s2s_keras.utils.checks import check_sampling_alpha
 
@@ -191,6 +192,10 @@ class TrainingConfig:
             with this momentum (Adam's `use_ema`; 0.999 keeps about the
             last 1,000 steps), validate it and keep it as the trained
             model; None to keep the last weights.
+        average_epochs: keep as the trained model the mean of the weights
+            of this many epochs, the best one and those before it
+            (checkpoint averaging, `callbacks.AverageEpochs`); 1 keeps the
+            best epoch's alone.
         time_budget: minutes of training at most per model, or None.
         max_steps: optimizer steps at most per model, or None.
         steps_per_epoch: batches an epoch, or None for a pass over the
@@ -209,6 +214,7 @@ class TrainingConfig:
     lr_decay: float | None = None
     label_smoothing: float = 0.0
     ema_momentum: float | None = None
+    average_epochs: int = 1
     time_budget: float | None = 20.0
     max_steps: int | None = None
     steps_per_epoch: int | None = None
@@ -229,6 +235,7 @@ class TrainingConfig:
         check_rate("label_smoothing", self.label_smoothing)
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_non_negative_int("warmup_steps", self.warmup_steps)
+        check_positive_int("average_epochs", self.average_epochs)
         if self.scheduled and self.lr_decay is not None:
             raise ValueError(
                 "lr_decay lowers a constant learning rate; it cannot be used "

@@ -31,6 +31,7 @@ from s2s_keras.models import float32_config
 from s2s_keras.models import float32_copy
 from s2s_keras.models import rebuilt
 from s2s_keras.training import distribute
+from s2s_keras.training.callbacks import AverageEpochs
 from s2s_keras.training.callbacks import ReleaseFreedMemory
 from s2s_keras.training.callbacks import StopOnNaN
 from s2s_keras.training.callbacks import Stopwatch
@@ -44,6 +45,7 @@ from s2s_keras.utils.backends import started_as_script
 from s2s_keras.utils.console import log
 
 TRAINED = "trained.keras"  # a run folder's trained model, kept until exported
+EPOCHS = "epochs"  # a run folder's weights of each epoch, kept to average them
 
 
 class TrainingDiverged(RuntimeError):
@@ -200,6 +202,9 @@ class TrainingRun:
             keras.callbacks.TensorBoard(str(self.folder / "logs")),
         ]
         training = runner.training
+        self.early_stopping = keras.callbacks.EarlyStopping(
+            patience=2, restore_best_weights=True
+        )
         self.callbacks = [
             *callbacks,
             *(logs if runner.chief else []),
@@ -207,7 +212,8 @@ class TrainingRun:
             self.nan_guard,
             *averaged(training.ema_momentum),  # after the backup: see averaged
             *plateau(training.lr_decay),
-            keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+            self.early_stopping,
+            *self._averaging(training.average_epochs),  # after early stopping
             *budgets(training.time_budget, training.max_steps),
             self.stopwatch,
             ReleaseFreedMemory(),
@@ -215,8 +221,18 @@ class TrainingRun:
         self.folder.mkdir(parents=True, exist_ok=True)
         if runner.chief and self.earlier is None and not self.backup.holds_backup:
             # Training starts at epoch 1: the epochs an earlier, finished run
-            # logged here are not this run's (its later ones would outlive it).
+            # logged here are not this run's (its later ones would outlive it),
+            # nor are the weights it kept of its epochs.
             self.history_file.unlink(missing_ok=True)
+            for kept in (self.folder / EPOCHS).glob("*.weights.h5"):
+                kept.unlink()
+
+    def _averaging(self, epochs):
+        """`AverageEpochs` on the chief, where `epochs` > 1 (the others' models
+        are not kept)."""
+        if epochs == 1 or not self.runner.chief:
+            return []
+        return [AverageEpochs(epochs, self.folder / EPOCHS, self.early_stopping)]
 
     @property
     def minutes(self):
@@ -308,7 +324,10 @@ class TrainingRun:
 
 
 def exported(output):
-    """Deletes the trained models kept in `<output>/runs/`: the export has them."""
+    """Deletes the trained models kept in `<output>/runs/`, and the epochs'
+    weights kept to average them: the export has them."""
+    for kept in pathlib.Path(output).glob(f"runs/*/{EPOCHS}/*.weights.h5"):
+        kept.unlink()
     for kept in pathlib.Path(output).glob(f"runs/*/{TRAINED}"):
         kept.unlink()
         kept.with_suffix(".json").unlink(missing_ok=True)
