@@ -172,3 +172,26 @@ def test_averaging_one_epoch_adds_no_callback(pairs_file, tmp_path):
 def test_average_epochs_must_be_a_positive_int(epochs):
     with pytest.raises(ValueError, match="average_epochs"):
         TrainingConfig(average_epochs=epochs)
+
+
+def test_a_best_first_epoch_is_kept_alone_and_said(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    early_stopping = keras.callbacks.EarlyStopping(
+        patience=2, restore_best_weights=True
+    )
+    early_stopping.best_weights, early_stopping.best_epoch = model.get_weights(), 0
+    callback = AverageEpochs(2, tmp_path, early_stopping)
+    callback.set_model(model)
+    before = model.get_weights()
+    callback.on_epoch_end(0)
+    callback.on_train_end()
+    assert callback.averaged == []
+    assert "Kept epoch 1 alone" in capsys.readouterr().out
+    for kept, weight in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(kept, weight)
+
+
+def test_fewer_than_two_epochs_to_average_is_refused(tmp_path):
+    early_stopping = keras.callbacks.EarlyStopping()
+    with pytest.raises(ValueError, match="epochs must be an int >= 2. Received: 1"):
+        AverageEpochs(1, tmp_path, early_stopping)

@@ -252,6 +252,7 @@ class AverageEpochs(keras.callbacks.Callback):
             if self.path(epoch).is_file()
         ]
         if len(epochs) < 2:
+            log(f"Kept epoch {best} alone: no epoch before it to average with.")
             return
         weights = []
         for epoch in epochs:
