@@ -161,19 +161,20 @@ def test_lr_decay_reaches_the_run_config_and_bad_values_exit(capsys):
     assert "lr_decay must be between 0 and 1" in capsys.readouterr().err
 
 
-def test_average_epochs_reaches_the_run_config_and_bad_values_exit():
-    assert flags.run_config(parse("summarize", [])).training.average_epochs == 1
-    config = flags.run_config(parse("summarize", ["--average-epochs", "3"]))
-    assert config.training.average_epochs == 3
-    for bad in ("0", "1.5", "x"):
+@pytest.mark.parametrize(
+    "flag, field, default, given, value, bad_values",
+    [
+        ("--average-epochs", "average_epochs", 1, "3", 3, ("0", "1.5", "x")),
+        ("--label-smoothing", "label_smoothing", 0.0, "0.1", 0.1, ("1.5", "-0.1", "x")),
+    ],
+)
+def test_a_training_flag_reaches_the_run_config_and_bad_values_exit(
+    flag, field, default, given, value, bad_values
+):
+    training = flags.run_config(parse("summarize", [])).training
+    assert getattr(training, field) == default
+    config = flags.run_config(parse("summarize", [flag, given]))
+    assert getattr(config.training, field) == value
+    for bad in bad_values:
         with pytest.raises(SystemExit):
-            parse("summarize", ["--average-epochs", bad])
-
-
-def test_label_smoothing_reaches_the_run_config_and_bad_values_exit():
-    assert flags.run_config(parse("summarize", [])).training.label_smoothing == 0.0
-    config = flags.run_config(parse("summarize", ["--label-smoothing", "0.1"]))
-    assert config.training.label_smoothing == 0.1
-    for bad in ("1.5", "-0.1", "x"):
-        with pytest.raises(SystemExit):
-            parse("summarize", ["--label-smoothing", bad])
+            parse("summarize", [flag, bad])
