@@ -9,6 +9,7 @@ encoder-decoder with Luong attention, scores it with BLEU and chrF
     python recipes/translate.py                  # English -> Italian
     python recipes/translate.py --lang fr        # English -> French
     python recipes/translate.py --lang da,de,fr,it,pt_BR   # one model, five targets
+    python recipes/translate.py --lang da,de,fr,it,pt_BR --language-temperature 3
     python recipes/translate.py --tfds ted_hrlr_translate/pt_to_en
     python recipes/translate.py --model saved_models/translate --predict "A fast text editor"
 """
@@ -36,6 +37,16 @@ def main(argv=None):
         help="target language of debian_translations, or several (da,de,fr,it,pt_BR): "
         "one model for all, the target chosen by a tag that starts each source, "
         "'<2de> Show the version and exit.' (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--language-temperature",
+        metavar="T",
+        type=flags.language_temperature,
+        default=1.0,
+        help="with several --lang: draw each language's training pairs with "
+        "probability ~ (its pairs)^(1/T), so the small ones are seen more often "
+        "(Arivazhagan et al., 2019); 1: as the corpus has them, 3-5: more even "
+        "(default: %(default)s)",
     )
     args = flags.parse(parser, argv)
     return run(TASK, args, corpus_options={"lang": args.lang})

@@ -24,6 +24,9 @@ from s2s_keras.data.batching import make_batches
 from s2s_keras.data.corpora import load_corpus
 from s2s_keras.data.corpora import prepare_corpus
 from s2s_keras.data.files import prepare_files
+from s2s_keras.data.languages import language_counts
+from s2s_keras.data.languages import mixed_by_language
+from s2s_keras.data.languages import temperature_weights
 from s2s_keras.data.service import through_service
 from s2s_keras.data.shards import read_manifest
 from s2s_keras.data.shards import read_pairs
@@ -212,7 +215,10 @@ class Splits:
         `repeat` endlessly (then give `fit` a `steps_per_epoch`), read by
         each worker from its own shard files and, with the config's
         `data_service`, prepared on tf.data service workers, and with its
-        `subword_sampling`, cut anew at each pass. The validation
+        `subword_sampling`, cut anew at each pass; with its
+        `language_temperature` above 1, its languages drawn in the shares
+        that temperature gives (`data/languages.py`; the languages are
+        counted first, in a pass over the split's sources). The validation
         and test splits are read once, kept tokenized in memory (they are
         bounded) and counted, and split between workers element by element.
 
@@ -231,8 +237,11 @@ class Splits:
         """
         train = split == "train"
         service = self.config.data_service if train else None
+        pairs = self.stream(split, seed=seed if train else None)
+        if train and self.config.language_temperature != 1.0:
+            pairs = self._mixed_by_language(repeat, seed)
         dataset = make_batches(
-            self.stream(split, seed=seed if train else None),
+            pairs,
             tokenizer,
             batch_size=batch_size,
             max_source_length=max_source_length,
@@ -254,6 +263,29 @@ class Splits:
             else tf.data.experimental.AutoShardPolicy.DATA
         )
         return dataset.with_options(options)
+
+    def _mixed_by_language(self, repeat, seed):
+        """The train stream, its languages drawn at the config's temperature."""
+        temperature = self.config.language_temperature
+        if not repeat:
+            raise ValueError(
+                "Drawing languages at a temperature makes an endless stream: "
+                "it needs repeat=True and a steps_per_epoch. Received: "
+                f"language_temperature={temperature}, repeat={repeat}"
+            )
+        counts = language_counts(self.stream("train"))
+        weights = temperature_weights(counts, temperature)
+        total = sum(counts.values())
+        log(
+            f"Languages drawn at temperature {temperature:g}: "
+            + ", ".join(
+                f"{tag} {weights[tag]:.0%} ({count / total:.0%} of the pairs)"
+                for tag, count in counts.items()
+            )
+        )
+        return mixed_by_language(
+            lambda: self.stream("train", seed=seed), weights, seed=seed
+        )
 
 
 def open_splits(config, workers=1, worker_index=0):

@@ -14,6 +14,7 @@ has no command line builds the dataclasses itself.
 import dataclasses
 import pathlib
 
+from s2s_keras.data.languages import check_language_temperature
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
@@ -66,6 +67,11 @@ class DataConfig:
         subword_sampling: 0, or the alpha in (0, 1] of subword
             regularization: training texts cut anew at each pass, one of
             their segmentations drawn (validation and test keep the best).
+        language_temperature: 1 to train on a multilingual corpus's
+            languages as often as it has them; T > 1 draws language l with
+            probability ~ n_l ** (1 / T) (`data/languages.py`), so the
+            small ones are seen more often. Needs repeated training batches
+            (a `steps_per_epoch`).
     """
 
     data: str | pathlib.Path | None = None
@@ -87,9 +93,11 @@ class DataConfig:
     data_service: str | None = None
     test_version: str | None = None
     subword_sampling: float = 0.0
+    language_temperature: float = 1.0
 
     def __post_init__(self):
         check_sampling_alpha("subword_sampling", self.subword_sampling)
+        check_language_temperature("language_temperature", self.language_temperature)
 
     @property
     def name(self):

@@ -95,7 +95,7 @@ def test_other_recipes_end_to_end(pairs_file, tmp_path, name, metric_names, extr
 
 
 @pytest.mark.slow  # a quick translate run, 30-40 s
-def test_a_multilingual_run_scores_each_target_language(pairs_file, tmp_path):
+def test_a_multilingual_run_scores_each_target_language(pairs_file, tmp_path, capsys):
     # Sources tagged <2de> / <2fr>, each tag asking for other target words.
     tagged = tmp_path / "tagged.jsonl"
     with open(pairs_file) as rows, open(tagged, "w") as out:
@@ -110,7 +110,9 @@ def test_a_multilingual_run_scores_each_target_language(pairs_file, tmp_path):
                 + "\n"
             )
     output = tmp_path / "translate"
-    load_recipe("translate").main(quick_args(tagged, output))
+    argv = [*quick_args(tagged, output), "--language-temperature", "3"]
+    load_recipe("translate").main(argv)
+    assert "Languages drawn at temperature 3: <2" in capsys.readouterr().out
     results = check_output(output, ["bleu", "chrf"])
     by_target = results["scores_by_target"]
     assert sorted(by_target) == ["<2de>", "<2fr>"]
