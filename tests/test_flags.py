@@ -178,3 +178,9 @@ def test_a_training_flag_reaches_the_run_config_and_bad_values_exit(
     for bad in bad_values:
         with pytest.raises(SystemExit):
             parse("summarize", [flag, bad])
+
+
+def test_keep_backup_reaches_the_training_config():
+    assert not flags.run_config(parse("summarize", [])).training.keep_backup
+    config = flags.run_config(parse("translate", ["--keep-backup"]))
+    assert config.training.keep_backup is True

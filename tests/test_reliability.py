@@ -181,6 +181,31 @@ def test_a_fresh_run_in_a_used_folder_logs_only_its_own_epochs(pairs_file, tmp_p
     )
 
 
+def test_a_finished_run_keeps_its_backup_when_asked_and_continues_from_it(
+    pairs_file, tmp_path, capsys
+):
+    output = tmp_path / "out"
+    backup = output / "runs" / "dot" / "backup"
+    runner, model, train, validation = small_run(pairs_file, output)
+    fit(runner, model, train, validation, epochs=1)
+    assert not backup.exists()  # Keras's default: gone once training ends
+
+    runner, model, train, validation = small_run(pairs_file, output, keep_backup=True)
+    fit(runner, model, train, validation, epochs=2)
+    steps = int(model.optimizer.iterations) // 2
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    exported(output)
+
+    # Continued with more epochs: epochs 3 and 4 on top of the backup's two.
+    runner, model, train, validation = small_run(pairs_file, output, keep_backup=True)
+    trained = fit(runner, model, train, validation, epochs=4)
+    assert "2 epochs done, training from epoch 3." in capsys.readouterr().out
+    assert int(model.optimizer.iterations) == 4 * steps
+    assert len(trained.history["loss"]) == 4  # the first run's two, and these
+    with pytest.raises(ValueError, match="Received: keep_backup='yes'"):
+        TrainingConfig(keep_backup="yes")
+
+
 class SlowFirstEpoch(keras.callbacks.Callback):
     """Sleeps `seconds` at the end of the first epoch, before its backup."""
 

@@ -204,6 +204,10 @@ class TrainingConfig:
             of this many epochs, the best one and those before it
             (checkpoint averaging, `callbacks.AverageEpochs`); 1 keeps the
             best epoch's alone.
+        keep_backup: keep each model's backup (`runs/<model>/backup`) when
+            its training ends, so that the run can be continued: rerun with
+            a larger `max_steps` or `epochs`, it resumes from its last epoch.
+            Off, a finished run's backup is deleted.
         time_budget: minutes of training at most per model, or None.
         max_steps: optimizer steps at most per model, or None.
         steps_per_epoch: batches an epoch, or None for a pass over the
@@ -223,6 +227,7 @@ class TrainingConfig:
     label_smoothing: float = 0.0
     ema_momentum: float | None = None
     average_epochs: int = 1
+    keep_backup: bool = False
     time_budget: float | None = 20.0
     max_steps: int | None = None
     steps_per_epoch: int | None = None
@@ -244,6 +249,7 @@ class TrainingConfig:
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_non_negative_int("warmup_steps", self.warmup_steps)
         check_positive_int("average_epochs", self.average_epochs)
+        check_bool("keep_backup", self.keep_backup)
         if self.scheduled and self.lr_decay is not None:
             raise ValueError(
                 "lr_decay lowers a constant learning rate; it cannot be used "

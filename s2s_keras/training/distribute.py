@@ -225,6 +225,9 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     Args:
         backup_dir: str, the backup folder.
+        keep: bool, whether to keep the backup when training ends (Keras
+            deletes it): a finished run can then be continued, rerun with
+            more epochs or steps.
 
     Attributes:
         minutes_before: the minutes the restored backup had trained (0 when
@@ -233,14 +236,14 @@ class ClusterBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     _NEEDED_BY = "s2s_keras's ClusterBackupAndRestore"
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, keep=False):
         needed_by = self._NEEDED_BY
         # Keras calls these two; the ones here replace them.
         require(
             keras.callbacks.BackupAndRestore, ["_save_model", "_load_model"], needed_by
         )
         chief = is_chief()
-        super().__init__(backup_dir, delete_checkpoint=chief)
+        super().__init__(backup_dir, delete_checkpoint=chief and not keep)
         require(
             self,
             [

@@ -192,7 +192,10 @@ class TrainingRun:
         self.earlier = self._load_trained()
         # The chief backs up and logs; every worker resumes from its backup.
         # The callback says when it resumes.
-        self.backup = distribute.ClusterBackupAndRestore(str(self.folder / "backup"))
+        training = runner.training
+        self.backup = distribute.ClusterBackupAndRestore(
+            str(self.folder / "backup"), keep=training.keep_backup
+        )
         self.nan_guard = StopOnNaN(self.backup)
         self.stopwatch = Stopwatch()
         # The chief logs an epoch before it backs it up: a kill between the
@@ -201,7 +204,6 @@ class TrainingRun:
             keras.callbacks.CSVLogger(str(self.history_file), append=True),
             keras.callbacks.TensorBoard(str(self.folder / "logs")),
         ]
-        training = runner.training
         self.early_stopping = keras.callbacks.EarlyStopping(
             patience=2, restore_best_weights=True
         )
