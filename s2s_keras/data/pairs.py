@@ -25,7 +25,7 @@ from s2s_keras.data.corpora import load_corpus
 from s2s_keras.data.corpora import prepare_corpus
 from s2s_keras.data.files import prepare_files
 from s2s_keras.data.languages import language_counts
-from s2s_keras.data.languages import mixed_by_language
+from s2s_keras.data.languages import resampled_by_language
 from s2s_keras.data.languages import temperature_weights
 from s2s_keras.data.service import through_service
 from s2s_keras.data.shards import read_manifest
@@ -239,7 +239,7 @@ class Splits:
         service = self.config.data_service if train else None
         pairs = self.stream(split, seed=seed if train else None)
         if train and self.config.language_temperature != 1.0:
-            pairs = self._mixed_by_language(repeat, seed)
+            pairs = self._resampled_by_language(pairs, seed)
         dataset = make_batches(
             pairs,
             tokenizer,
@@ -264,15 +264,9 @@ class Splits:
         )
         return dataset.with_options(options)
 
-    def _mixed_by_language(self, repeat, seed):
+    def _resampled_by_language(self, pairs, seed):
         """The train stream, its languages drawn at the config's temperature."""
         temperature = self.config.language_temperature
-        if not repeat:
-            raise ValueError(
-                "Drawing languages at a temperature makes an endless stream: "
-                "it needs repeat=True and a steps_per_epoch. Received: "
-                f"language_temperature={temperature}, repeat={repeat}"
-            )
         counts = language_counts(self.stream("train"))
         weights = temperature_weights(counts, temperature)
         total = sum(counts.values())
@@ -283,9 +277,7 @@ class Splits:
                 for tag, count in counts.items()
             )
         )
-        return mixed_by_language(
-            lambda: self.stream("train", seed=seed), weights, seed=seed
-        )
+        return resampled_by_language(pairs, counts, weights, seed=seed)
 
 
 def open_splits(config, workers=1, worker_index=0):

@@ -70,8 +70,7 @@ class DataConfig:
         language_temperature: 1 to train on a multilingual corpus's
             languages as often as it has them; T > 1 draws language l with
             probability ~ n_l ** (1 / T) (`data/languages.py`), so the
-            small ones are seen more often. Needs repeated training batches
-            (a `steps_per_epoch`).
+            small ones are seen more often.
     """
 
     data: str | pathlib.Path | None = None

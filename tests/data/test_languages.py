@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from s2s_keras.data.languages import language_counts
-from s2s_keras.data.languages import mixed_by_language
+from s2s_keras.data.languages import resampled_by_language
 from s2s_keras.data.languages import temperature_weights
 from s2s_keras.data.pairs import open_splits
 from s2s_keras.data.pairs import tokenizer_for
@@ -60,21 +60,27 @@ def test_a_corpus_without_tags_cannot_be_drawn_by_language():
     with pytest.raises(ValueError, match="needs a multilingual corpus.*Received: 3"):
         temperature_weights(counts, 3.0)
     with pytest.raises(ValueError, match="Received: 'de'"):
-        mixed_by_language(lambda: as_dataset([]), {"de": 1.0})
+        resampled_by_language(as_dataset([]), {"de": 1}, {"de": 1.0})
 
 
-def test_the_mix_follows_the_weights_and_reads_each_language_again():
+def test_a_pass_comes_in_the_weights_shares_each_pair_repeated_or_skipped():
     rows = tagged_rows({"<2da>": 300, "<2de>": 40, "<2pt_BR>": 10})
+    counts = {"<2da>": 300, "<2de>": 40, "<2pt_BR>": 10}
     weights = {"<2da>": 0.5, "<2de>": 0.3, "<2pt_BR>": 0.2}
-    mixed = mixed_by_language(lambda: as_dataset(rows).shuffle(350), weights, seed=1)
-    drawn = [source.decode() for source, _ in mixed.take(4000).as_numpy_iterator()]
+    passes = resampled_by_language(as_dataset(rows), counts, weights, seed=1).repeat(12)
+    drawn = [source.decode() for source, _ in passes.as_numpy_iterator()]
+    assert len(drawn) / 12 == pytest.approx(350, rel=0.05)  # a pass: as many pairs
     shares = collections.Counter(source.split()[0] for source in drawn)
     for tag, weight in weights.items():
-        assert shares[tag] / 4000 == pytest.approx(weight, abs=0.03)
-    # The 10 Portuguese pairs came round again and again, all of them.
+        assert shares[tag] / len(drawn) == pytest.approx(weight, abs=0.03)
+    # Each Portuguese pair came 7 times a pass (0.2 * 350 / 10), every pass.
     portuguese = collections.Counter(s for s in drawn if s.startswith("<2pt_BR>"))
-    assert len(portuguese) == 10 and min(portuguese.values()) > 40
+    assert len(portuguese) == 10 and set(portuguese.values()) == {7 * 12}
     assert set(drawn) <= {row["source"] for row in rows}
+    # Each pass draws anew: which Danish pairs are kept changes.
+    danish = [s for s in drawn if s.startswith("<2da>")]
+    first = len(danish) // 12
+    assert danish[:first] != danish[first : 2 * first]
 
 
 def test_training_batches_draw_languages_at_the_configs_temperature(tmp_path, capsys):
@@ -83,8 +89,6 @@ def test_training_batches_draw_languages_at_the_configs_temperature(tmp_path, ca
     )
     splits = open_splits(DataConfig(data=path, language_temperature=2.0))
     tokenizer = tokenizer_for(tmp_path / "tokenizer", splits.sample(), 300)
-    with pytest.raises(ValueError, match="needs repeat=True.*repeat=False"):
-        splits.batches("train", tokenizer, batch_size=32)
     train = splits.batches("train", tokenizer, batch_size=32, repeat=True)
     log = capsys.readouterr().out
     # About 9 Danish pairs to 1 German in the train split: sqrt, 3 to 1.
