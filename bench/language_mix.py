@@ -2,9 +2,9 @@
 
 Reads the same number of `(source, target)` string pairs from a multilingual
 corpus's training split, as it is and with its languages drawn at
-`--temperature` (`s2s_keras.data.languages.resampled_by_language`), each in
-its own process, and prints the time, the peak memory and the languages'
-shares that came out. The resampled stream reads each pass once, so its
+`--temperature` (`Splits.training_pairs`, as a recipe's training reads them),
+each in its own process, and prints the time, the peak memory and the
+languages' shares that came out. The resampled stream reads each pass once, so its
 cost should stay near the plain stream's.
 
     python bench/language_mix.py --lang da,de,fr,it,pt_BR --temperature 5
@@ -23,9 +23,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def read(lang, temperature, batches, version):
     """Reads `batches` batches of 256 pairs; prints one result line."""
-    from s2s_keras.data.languages import language_counts
-    from s2s_keras.data.languages import resampled_by_language
-    from s2s_keras.data.languages import temperature_weights
     from s2s_keras.data.pairs import open_splits
     from s2s_keras.special_tokens import leading_target_tag
     from s2s_keras.training.config import DataConfig
@@ -34,13 +31,9 @@ def read(lang, temperature, batches, version):
         corpus="debian_translations",
         corpus_options={"lang": lang},
         test_version=version,
+        language_temperature=temperature,
     )
-    splits = open_splits(config)
-    pairs = splits.stream("train", seed=0)
-    if temperature != 1.0:
-        counts = language_counts(splits.stream("train"))
-        weights = temperature_weights(counts, temperature)
-        pairs = resampled_by_language(pairs, counts, weights, seed=0)
+    pairs = open_splits(config).training_pairs(seed=0)
     start = time.perf_counter()
     tags = collections.Counter()
     for sources, _ in pairs.repeat().batch(256).take(batches).as_numpy_iterator():

@@ -22,9 +22,12 @@ import tensorflow as tf
 
 from s2s_keras.special_tokens import TARGET_TAG
 from s2s_keras.special_tokens import leading_target_tag
+from s2s_keras.utils.checks import check_language_temperature
 
 # Longer than any target tag: all of a source that is read to count it.
 _TAG_BYTES = 16
+# `leading_target_tag` in RE2, for tf.strings: white space, then the tag.
+_LEADING_TAG = r"(?s)^\s*(" + TARGET_TAG.pattern + r").*$"
 
 
 def language_counts(pairs, batch_size=8192):
@@ -49,21 +52,6 @@ def language_counts(pairs, batch_size=8192):
             tag = leading_target_tag(head.decode("utf-8", "ignore"))
             counts[tag] = counts.get(tag, 0) + 1
     return counts
-
-
-def check_language_temperature(name, value):
-    """Raise unless `value` is a finite number >= 1; returns it as a float."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (1.0 <= value < float("inf"))
-    ):
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected a number >= 1 (1: "
-            "the corpus's own mix of languages; larger: more even). "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def temperature_weights(counts, temperature):
@@ -134,9 +122,8 @@ def resampled_by_language(pairs, counts, weights, seed=None):
     )
 
     def copies(pair, draw):
-        # What `leading_target_tag` reads: white space, then the tag.
         head = tf.strings.substr(pair[0], 0, _TAG_BYTES)
-        tag = tf.strings.regex_replace(head, r"(?s)^\s*(<2[A-Za-z_]+>).*$", r"\1")
+        tag = tf.strings.regex_replace(head, _LEADING_TAG, r"\1")
         rate = rates.lookup(tag)
         times = tf.floor(rate) + tf.cast(draw < rate - tf.floor(rate), tf.float32)
         return tf.data.Dataset.from_tensors(pair).repeat(tf.cast(times, tf.int64))

@@ -237,11 +237,8 @@ class Splits:
         """
         train = split == "train"
         service = self.config.data_service if train else None
-        pairs = self.stream(split, seed=seed if train else None)
-        if train and self.config.language_temperature != 1.0:
-            pairs = self._resampled_by_language(pairs, seed)
         dataset = make_batches(
-            pairs,
+            self.training_pairs(seed) if train else self.stream(split),
             tokenizer,
             batch_size=batch_size,
             max_source_length=max_source_length,
@@ -264,9 +261,19 @@ class Splits:
         )
         return dataset.with_options(options)
 
-    def _resampled_by_language(self, pairs, seed):
-        """The train stream, its languages drawn at the config's temperature."""
+    def training_pairs(self, seed=0):
+        """The train split's `(source, target)` strings as training reads them.
+
+        This worker's part, its shard files read in an order drawn from
+        `seed` at each pass (`stream`); with the config's
+        `language_temperature` above 1, its languages drawn in the shares
+        that temperature gives (`data/languages.py`), after a pass that
+        counts them (the shares are logged).
+        """
+        pairs = self.stream("train", seed=seed)
         temperature = self.config.language_temperature
+        if temperature == 1.0:
+            return pairs
         counts = language_counts(self.stream("train"))
         weights = temperature_weights(counts, temperature)
         total = sum(counts.values())

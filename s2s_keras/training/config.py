@@ -14,7 +14,6 @@ has no command line builds the dataclasses itself.
 import dataclasses
 import pathlib
 
-from s2s_keras.data.languages import check_language_temperature
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
@@ -25,6 +24,7 @@ from s2s_keras.training.distribute import PRECISIONS
 from s2s_keras.training.distribute import STRATEGIES
 from s2s_keras.utils.checks import check_bool
 from s2s_keras.utils.checks import check_choice
+from s2s_keras.utils.checks import check_language_temperature
 from s2s_keras.utils.checks import check_non_negative_int
 from s2s_keras.utils.checks import check_positive_int
 from s2s_keras.utils.checks import check_rate

@@ -23,7 +23,6 @@ import sys
 import keras
 
 from s2s_keras import presets
-from s2s_keras.data.languages import check_language_temperature
 from s2s_keras.decoding import METHODS
 from s2s_keras.decoding.beam import COVERAGE_FORMS
 from s2s_keras.decoding.controls import NGRAM_UNITS
@@ -68,7 +67,7 @@ non_negative_int = flag_type(int, checks.check_non_negative_int)
 non_negative_float = flag_type(float, checks.check_non_negative_float)
 rate = flag_type(float, checks.check_rate)
 sampling_alpha = flag_type(float, checks.check_sampling_alpha)
-language_temperature = flag_type(float, check_language_temperature)
+language_temperature = flag_type(float, checks.check_language_temperature)
 
 
 def momentum(text):

@@ -97,3 +97,13 @@ def check_sampling_alpha(name, value):
         lambda number: 0.0 <= number <= 1.0,
         "0 (off) or an alpha in (0, 1]",
     )
+
+
+def check_language_temperature(name, value):
+    """Raise unless `value` is a finite number >= 1 (a language temperature)."""
+    return _check_finite(
+        name,
+        value,
+        lambda number: number >= 1.0,
+        "a number >= 1 (1: the corpus's own mix of languages; larger: more even)",
+    )
