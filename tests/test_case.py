@@ -67,6 +67,25 @@ def wrap_in_model(layer, args, kwargs):
     return model, [value for _, value in inputs]
 
 
+def assert_specs_match(symbolic_outputs, eager_outputs):
+    """The symbolic outputs have the eager ones' dtypes, ranks and known sizes.
+
+    A layer may say its outputs' specs without tracing `call`
+    (`compute_output_spec`); they must be what `call` returns.
+    """
+    symbolic = keras.tree.flatten(symbolic_outputs)
+    eager = keras.tree.flatten(eager_outputs)
+    assert len(symbolic) == len(eager), (symbolic, eager)
+    for spec, output in zip(symbolic, eager, strict=True):
+        dtype = keras.backend.standardize_dtype(output.dtype)
+        assert spec.dtype == dtype, (spec, dtype)
+        assert len(spec.shape) == len(output.shape), (spec, output.shape)
+        assert all(
+            size in (None, actual)
+            for size, actual in zip(spec.shape, output.shape, strict=True)
+        ), (spec, output.shape)
+
+
 def run_layer_test(
     layer_cls,
     init_kwargs,
@@ -120,6 +139,7 @@ def run_layer_test(
     model, model_inputs = wrap_in_model(layer, call_args, call_kwargs)
     model_outputs = model.predict(model_inputs, verbose=0)
     assert_all_close(model_outputs, eager_outputs)
+    assert_specs_match(model.outputs, eager_outputs)
 
     if run_training_check:
         check_one_fit_step(model, model_inputs)
@@ -169,6 +189,7 @@ def check_mixed_precision(layer_cls, init_kwargs, call_args, call_kwargs):
     """A `mixed_float16` layer keeps float32 variables and gives finite outputs."""
     layer = layer_cls(**init_kwargs, dtype="mixed_float16")
     outputs = layer(*call_args, **call_kwargs)
+    assert_specs_match(wrap_in_model(layer, call_args, call_kwargs)[0].outputs, outputs)
     for output in _float_outputs(outputs):
         assert np.isfinite(keras.ops.convert_to_numpy(output)).all()
     assert all(str(weight.dtype) == "float32" for weight in layer.trainable_weights), [

@@ -1,3 +1,4 @@
+import functools
 import subprocess
 import sys
 import textwrap
@@ -163,3 +164,28 @@ def test_a_tied_model_quantized_to_int8_answers_like_the_float_one():
     assert keras.backend.standardize_dtype(decoder.embedding.embeddings.dtype) == "int8"
     logits, int8_logits = np.asarray(model(inputs)), np.asarray(quantized(inputs))
     assert np.abs(int8_logits - logits).max() < 0.05 * np.abs(logits).max()
+
+
+@pytest.mark.parametrize(
+    "config", [*FLAVOURS, {"attention": "dot", "copy": True, "coverage": True}]
+)
+def test_building_or_reloading_a_model_runs_no_layer(config, monkeypatch):
+    """Every layer says its outputs' shapes: Keras traces no LSTM loop to
+    learn them, when the model is built or rebuilt from its config."""
+    from s2s_keras import layers
+
+    calls = []
+    for cls in (layers.Encoder, layers.Decoder, layers.AttentionDecoder):
+        original = cls.call
+
+        @functools.wraps(original)  # Keras reads call's signature
+        def counted(self, *args, original=original, **kwargs):
+            calls.append(type(self).__name__)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "call", counted)
+    model = build_seq2seq(30, 30, embedding_dim=8, units=8, **config)
+    keras.Model.from_config(model.get_config())
+    assert calls == []
+    model(tiny_batch()[0])  # a real call still runs them
+    assert calls

@@ -207,11 +207,7 @@ class AttentionDecoder(Decoder):
         return_attention=False,
         training=None,
     ):
-        if self.keeps_source_ids and source_ids is None:
-            raise ValueError(
-                f"{self.__class__.__name__} copies from the source: pass "
-                "source_ids. Received: source_ids=None"
-            )
+        self._check_source_ids(source_ids)
         inputs, features, weights = self._features(
             target_ids, memory, memory_mask, initial_state, training
         )
@@ -219,6 +215,13 @@ class AttentionDecoder(Decoder):
         if return_attention:
             return logits, weights  # weights: (batch, T, S)
         return logits
+
+    def _check_source_ids(self, source_ids):
+        if self.keeps_source_ids and source_ids is None:
+            raise ValueError(
+                f"{self.__class__.__name__} copies from the source: pass "
+                "source_ids. Received: source_ids=None"
+            )
 
     def _features(self, target_ids, memory, memory_mask, initial_state, training):
         """The teacher-forced pass up to the read-out.
@@ -298,6 +301,28 @@ class AttentionDecoder(Decoder):
     def compute_mask(self, target_ids, *args, return_attention=False, **kwargs):
         mask = ops.not_equal(target_ids, PAD_ID)
         return (mask, None) if return_attention else mask
+
+    def compute_output_spec(
+        self,
+        target_ids,
+        memory,
+        memory_mask=None,
+        initial_state=None,
+        source_ids=None,
+        return_attention=False,
+        training=None,
+    ):
+        """The outputs' shapes and dtypes, without tracing `call` (see `Encoder`)."""
+        self._check_source_ids(source_ids)
+        self._check_encoder_states(initial_state)
+        logits = self._logits_spec(target_ids)
+        if not return_attention:
+            return logits
+        batch_size, target_length = target_ids.shape
+        weights = keras.KerasTensor(
+            (batch_size, target_length, memory.shape[1]), dtype=self.compute_dtype
+        )
+        return logits, weights
 
     def get_initial_state(self, encoder_states, memory=None, source_ids=None):
         """The step state that starts generation (see `Decoder`).

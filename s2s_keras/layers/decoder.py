@@ -242,6 +242,17 @@ class Decoder(keras.layers.Layer):
     def compute_mask(self, target_ids, *args, **kwargs):
         return ops.not_equal(target_ids, PAD_ID)
 
+    def compute_output_spec(self, target_ids, initial_state=None, training=None):
+        """The logits' shape and dtype, without tracing `call` (see `Encoder`)."""
+        self._check_encoder_states(initial_state)
+        return self._logits_spec(target_ids)
+
+    def _logits_spec(self, target_ids):
+        batch_size, target_length = target_ids.shape
+        return keras.KerasTensor(  # float32: `_read_out` casts the logits
+            (batch_size, target_length, self.vocab_size), dtype="float32"
+        )
+
     # -- one step (generation) ----------------------------------------------
 
     def get_initial_state(self, encoder_states, memory=None, source_ids=None):

@@ -148,6 +148,24 @@ class Encoder(keras.layers.Layer):
                 final_states += list(outputs[1:])
         return sequence, memory_mask, final_states
 
+    def compute_output_spec(self, source_ids, training=None):
+        """The shapes and dtypes of `call`'s outputs, without running it.
+
+        A functional model (`build_seq2seq`, and loading one from its
+        config) asks every layer for these; without this method Keras would
+        trace `call`, LSTM loops included, to find them out.
+        """
+        batch_size, source_length = source_ids.shape
+        features = keras.KerasTensor(
+            (batch_size, source_length, self.units), dtype=self.compute_dtype
+        )
+        states = [
+            keras.KerasTensor((batch_size, self.units), dtype=self.compute_dtype)
+            for _ in range(2 * self.num_layers)
+        ]
+        mask = keras.KerasTensor((batch_size, source_length), dtype="bool")
+        return features, mask, states
+
     def get_config(self):
         return {
             **super().get_config(),
