@@ -181,6 +181,7 @@ def test_a_fresh_run_in_a_used_folder_logs_only_its_own_epochs(pairs_file, tmp_p
     )
 
 
+@pytest.mark.slow  # two whole recipe runs, 25-30 s
 def test_a_finished_run_keeps_its_backup_when_asked_and_continues_from_it(
     pairs_file, tmp_path, capsys
 ):
