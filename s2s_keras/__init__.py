@@ -2,7 +2,7 @@
 
 from s2s_keras.utils.tensorflow_import import import_tensorflow
 
-import_tensorflow()  # first: without the JAX that TensorFlow does not need
+import_tensorflow()  # first: without the JAX and matplotlib TensorFlow does not need
 
 from s2s_keras import layers  # noqa: E402  (after TensorFlow, above)
 from s2s_keras import special_tokens  # noqa: E402

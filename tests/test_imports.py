@@ -44,3 +44,32 @@ def test_tensorflow_comes_without_jax_which_imports_later_as_usual():
 @needs_jax
 def test_on_the_jax_backend_jax_is_loaded_as_keras_asks():
     assert imported("import s2s_keras", backend="jax")[0] == "True"
+
+
+PLOTS = """
+import sys
+import s2s_keras
+print("matplotlib" in sys.modules)
+import keras
+import numpy as np
+keras.visualization.plot_image_gallery(np.ones((2, 4, 4, 3)), path={path!r})
+from keras.src.visualization import plot_bounding_box_gallery  # its legend patches
+print(plot_bounding_box_gallery.patches.Patch.__name__)
+print("matplotlib" in sys.modules)
+"""
+
+
+def test_matplotlib_waits_until_keras_plots(tmp_path):
+    # Keras imports matplotlib.pyplot at its import, for its image plots:
+    # with s2s_keras, only when one is drawn.
+    path = str(tmp_path / "gallery.png")
+    result = subprocess.run(
+        [sys.executable, "-c", PLOTS.format(path=path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False", "Patch", "True"]
+    assert os.path.getsize(path) > 0
