@@ -50,13 +50,13 @@ class ImportedOnUse:
     """
 
     def __init__(self, name):
-        self.name = name
+        self._module_name = name  # private: any public name is the module's
 
     def __getattr__(self, attribute):
-        return getattr(importlib.import_module(self.name), attribute)
+        return getattr(importlib.import_module(self._module_name), attribute)
 
     def __repr__(self):
-        return f"<module {self.name!r}, imported on first use>"
+        return f"<module {self._module_name!r}, imported on first use>"
 
 
 def import_tensorflow():
