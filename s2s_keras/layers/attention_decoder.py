@@ -314,8 +314,7 @@ class AttentionDecoder(Decoder):
     ):
         """The outputs' shapes and dtypes, without tracing `call` (see `Encoder`)."""
         self._check_source_ids(source_ids)
-        self._check_encoder_states(initial_state)
-        logits = self._logits_spec(target_ids)
+        logits = super().compute_output_spec(target_ids, initial_state)
         if not return_attention:
             return logits
         batch_size, target_length = target_ids.shape

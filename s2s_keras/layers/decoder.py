@@ -245,9 +245,6 @@ class Decoder(keras.layers.Layer):
     def compute_output_spec(self, target_ids, initial_state=None, training=None):
         """The logits' shape and dtype, without tracing `call` (see `Encoder`)."""
         self._check_encoder_states(initial_state)
-        return self._logits_spec(target_ids)
-
-    def _logits_spec(self, target_ids):
         batch_size, target_length = target_ids.shape
         return keras.KerasTensor(  # float32: `_read_out` casts the logits
             (batch_size, target_length, self.vocab_size), dtype="float32"
